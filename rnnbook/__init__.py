@@ -1,0 +1,35 @@
+"""rnnbook: recurrent neural networks in plain NumPy, checked against Keras.
+
+The companion package of the rnnbook tutorial. Each module holds one idea and is named after it;
+this package re-exports the names readers use in exercises. Importing it has no side effects:
+notebooks call :func:`rnnbook.setup` explicitly.
+
+Notation (the whole book): column vectors in the math, ``W_x`` of shape (hidden, input),
+``W_h`` (hidden, hidden), ``W_y`` (output, hidden); in code a batch is stored in rows, so
+``x`` has shape (batch, time, input). Keras's weights are the transposes:
+``kernel = W_x.T``, ``recurrent_kernel = W_h.T`` (see :mod:`rnnbook.keras_interop`).
+"""
+
+__version__ = "0.1.0"
+
+from .classifier import (PARAM_NAMES, classifier_logits, classifier_loss_and_grads,
+                         classifier_predict, train_classifier)
+from .dense import dense_backward, dense_forward
+from .gradcheck import numerical_gradient, relative_error
+from .keras_interop import from_keras, to_keras
+from .losses import bce_grad, bce_loss, sigmoid
+from .notebook import setup
+from .optim import SGD, Adam, clip_by_norm, global_norm
+from .rnn import rnn_backward, rnn_forward, rnn_step
+
+__all__ = [
+    "__version__", "setup",
+    "rnn_step", "rnn_forward", "rnn_backward",
+    "dense_forward", "dense_backward",
+    "sigmoid", "bce_loss", "bce_grad",
+    "SGD", "Adam", "clip_by_norm", "global_norm",
+    "numerical_gradient", "relative_error",
+    "from_keras", "to_keras",
+    "PARAM_NAMES", "classifier_logits", "classifier_predict", "classifier_loss_and_grads",
+    "train_classifier",
+]

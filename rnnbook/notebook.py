@@ -1,0 +1,92 @@
+"""The reproducibility kit every chapter calls in its first cell.
+
+``setup()`` must run before Keras or TensorFlow is imported for the first time: TensorFlow reads
+its logging and oneDNN settings from the environment at import time, and with TF 2.21 anything
+less than both settings below prints absl/oneDNN lines to stderr, which a notebook would store.
+Importing ``rnnbook`` does none of this; only calling ``setup()`` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import sys
+import warnings
+
+import numpy as np
+
+__all__ = ["setup", "TF_ENVIRONMENT"]
+
+#: Environment variables set before TensorFlow's first import.
+TF_ENVIRONMENT = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",   # no C++ INFO/WARNING/ERROR lines
+    "TF_ENABLE_ONEDNN_OPTS": "0",  # no oneDNN banner; bit-identical reruns
+}
+
+
+def setup(seed: int = 0, *, keras: bool = True, precision: int = 4) -> np.random.Generator:
+    """Make a notebook quiet and repeatable, and return a seeded NumPy generator.
+
+    * sets the variables in ``TF_ENVIRONMENT`` (and warns if TensorFlow was already imported, since it then
+      comes too late);
+    * seeds Python's ``random`` and NumPy's legacy global generator, and, when ``keras`` is true,
+      imports TensorFlow (discarding the native log lines it writes while loading) and Keras,
+      calls ``keras.utils.set_random_seed(seed)`` (which seeds TensorFlow too) and turns
+      TensorFlow's Python logger down to errors;
+    * prints NumPy arrays with ``precision`` decimals and no scientific notation for small numbers.
+
+    Args:
+        seed: the seed for every generator.
+        keras: also import and seed Keras/TensorFlow. Chapters without Keras pass False and
+            skip the few seconds that import costs.
+        precision: decimals NumPy prints.
+
+    Returns:
+        ``np.random.default_rng(seed)``: pass it (or ``seed``) to everything that draws random
+        numbers, rather than relying on global state.
+    """
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+    if "tensorflow" in sys.modules and any(os.environ.get(k) != v for k, v in TF_ENVIRONMENT.items()):
+        warnings.warn("rnnbook.setup() ran after TensorFlow was imported; its log settings "
+                      "cannot take effect. Call setup() first, in a fresh kernel.", stacklevel=2)
+    os.environ.update(TF_ENVIRONMENT)
+    random.seed(seed)
+    np.random.seed(seed)
+    np.set_printoptions(precision=precision, suppress=True)
+    if keras:
+        with _quiet_native_stderr():
+            import tensorflow as tf
+        import keras as _keras
+
+        tf.get_logger().setLevel("ERROR")
+        _keras.utils.set_random_seed(seed)
+    return np.random.default_rng(seed)
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Send file descriptor 2 to /dev/null while the block runs.
+
+    TensorFlow's C++ runtime writes a few lines straight to the process's stderr while it loads
+    (with TF 2.21 on a machine without CUDA: "All log messages before absl::InitializeLog() ..."
+    and "Could not find cuda drivers ..."), before ``TF_CPP_MIN_LOG_LEVEL`` takes effect.
+    Jupyter captures that descriptor into the cell's output, so the lines would be stored in the
+    notebook. Python-level warnings and exceptions are unaffected: they go through
+    ``sys.stderr`` and the normal exception machinery, not through descriptor 2.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable descriptor 2 (unusual embedded interpreters)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

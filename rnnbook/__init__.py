@@ -17,19 +17,22 @@ from .classifier import (PARAM_NAMES, classifier_logits, classifier_loss_and_gra
 from .dense import dense_backward, dense_forward
 from .gradcheck import numerical_gradient, relative_error
 from .keras_interop import from_keras, to_keras
-from .losses import bce_grad, bce_loss, sigmoid
+from .losses import bce_grad, bce_loss, sigmoid, softmax
 from .notebook import setup
 from .optim import SGD, Adam, clip_by_norm, global_norm
+from .plots import (draw_rnn_architecture, draw_rnn_architectures, draw_unrolled_rnn,
+                    plot_hidden_heatmap)
 from .rnn import rnn_backward, rnn_forward, rnn_step
 
 __all__ = [
     "__version__", "setup",
     "rnn_step", "rnn_forward", "rnn_backward",
     "dense_forward", "dense_backward",
-    "sigmoid", "bce_loss", "bce_grad",
+    "sigmoid", "softmax", "bce_loss", "bce_grad",
     "SGD", "Adam", "clip_by_norm", "global_norm",
     "numerical_gradient", "relative_error",
     "from_keras", "to_keras",
+    "draw_unrolled_rnn", "draw_rnn_architecture", "draw_rnn_architectures", "plot_hidden_heatmap",
     "PARAM_NAMES", "classifier_logits", "classifier_predict", "classifier_loss_and_grads",
     "train_classifier",
 ]

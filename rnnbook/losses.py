@@ -16,7 +16,7 @@ import numpy as np
 
 from ._checks import as_array
 
-__all__ = ["sigmoid", "bce_loss", "bce_grad", "EPSILON"]
+__all__ = ["sigmoid", "softmax", "bce_loss", "bce_grad", "EPSILON"]
 
 EPSILON = 1e-7  #: Keras's ``backend.epsilon()``, used to clip probabilities
 
@@ -30,6 +30,28 @@ def sigmoid(z) -> np.ndarray:
     ez = np.exp(z[~pos])
     out[~pos] = ez / (1.0 + ez)
     return out
+
+
+def softmax(z, axis: int = -1) -> np.ndarray:
+    """``softmax(z)_k = exp(z_k) / sum_j exp(z_j)`` along ``axis``, computed stably.
+
+    Subtracting ``max_j z_j`` first leaves the result unchanged (it cancels between numerator and
+    denominator) and keeps every exponent at most 0, so nothing overflows.
+
+    Args:
+        z: logits, shape (..., K) for the default ``axis=-1``.
+        axis: the axis holding the K classes.
+
+    Returns:
+        Probabilities of the same shape, non-negative and summing to 1 along ``axis``.
+    """
+    z = as_array("z", z)
+    if z.ndim == 0:
+        raise ValueError("z must have at least one dimension (the classes); got a scalar")
+    if not -z.ndim <= axis < z.ndim:
+        raise ValueError(f"axis {axis} is out of range for z of shape {z.shape}")
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 def _check_pair(y_true, y_pred, pred_name):

@@ -108,3 +108,18 @@ def test_numerical_gradient_and_relative_error_contracts():
         numerical_gradient(lambda: 0.0, [1.0])
     with pytest.raises(ValueError, match=r"a \(2,\) and b \(3,\)"):
         relative_error(np.zeros(2), np.zeros(3))
+
+
+@pytest.mark.parametrize("shape, axis", [((4, 3), -1), ((2, 5, 7), -1), ((6, 2), 0)])
+def test_softmax_matches_keras_and_is_stable(shape, axis, rng):
+    from rnnbook import softmax
+
+    z = rng.normal(scale=3.0, size=shape).astype("float32")
+    expected = np.asarray(keras.activations.softmax(z, axis=axis))
+    np.testing.assert_allclose(softmax(z, axis=axis), expected, atol=1e-6)
+    huge = softmax(np.array([[1000.0, 0.0, -1000.0]]))
+    np.testing.assert_allclose(huge, [[1.0, 0.0, 0.0]])
+    with pytest.raises(ValueError, match="axis 3 is out of range for z of shape"):
+        softmax(z, axis=3)
+    with pytest.raises(ValueError, match="got a scalar"):
+        softmax(1.0)

@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 from .classifier import (PARAM_NAMES, classifier_logits, classifier_loss_and_grads,
                          classifier_predict, train_classifier)
+from .data import chronological_split, random_binary_task, seattle_rain_windows
 from .dense import dense_backward, dense_forward
 from .gradcheck import numerical_gradient, relative_error
 from .keras_interop import from_keras, to_keras
@@ -28,6 +29,7 @@ __all__ = [
     "__version__", "setup",
     "rnn_step", "rnn_forward", "rnn_backward",
     "dense_forward", "dense_backward",
+    "random_binary_task", "seattle_rain_windows", "chronological_split",
     "sigmoid", "softmax", "bce_loss", "bce_grad",
     "SGD", "Adam", "clip_by_norm", "global_norm",
     "numerical_gradient", "relative_error",

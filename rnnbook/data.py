@@ -1,0 +1,284 @@
+"""Offline datasets and toy tasks, shaped the way Keras's recurrent layers read them.
+
+Every function here returns inputs of shape (batch, time, features) in float32 and binary labels
+of shape (batch, 1) in float32, the layout of the book's running model
+``Sequential([SimpleRNN(32), Dense(1, activation="sigmoid")])``. Nothing is downloaded: random
+tasks are drawn from a ``np.random.Generator`` the caller passes in, and the real data ship inside
+installed packages (``vega_datasets``), so every chapter runs without a network.
+
+Two tasks of the same shape (10 time steps of 1 feature -> one binary label):
+
+* :func:`random_binary_task`: uniform random inputs and coin-flip labels, the seed example's data.
+  There is nothing to learn; any accuracy above chance on it is memorisation.
+* :func:`seattle_rain_windows`: ten consecutive days of one daily weather measurement in Seattle
+  (2012-2015) and the label "does it rain the next day?". Split it chronologically with
+  :func:`chronological_split`, which standardises with the training period's statistics only.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import as_array, check_rank
+
+__all__ = [
+    "random_binary_task", "sliding_windows",
+    "SEATTLE_FEATURES", "seattle_weather_table", "seattle_rain_windows",
+    "Windows", "SplitData", "split_masks", "chronological_split",
+]
+
+#: Daily series :func:`seattle_rain_windows` can use as its single input feature.
+#: The first four are columns of the data set; the last two are derived from them.
+SEATTLE_FEATURES = ("precipitation", "temp_max", "temp_min", "wind",
+                    "log_precipitation", "temp_range")
+
+
+class Windows(NamedTuple):
+    """Sequences, their labels and the date each label refers to.
+
+    Attributes:
+        x: inputs, shape (n, window, 1), float32.
+        y: labels in {0, 1}, shape (n, 1), float32.
+        dates: the day each label describes (the day after the window), shape (n,),
+            dtype ``datetime64[D]``.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    dates: np.ndarray
+
+
+class SplitData(NamedTuple):
+    """A chronological train/validation/test split (see :func:`chronological_split`).
+
+    Attributes:
+        train, val, test: :class:`Windows` for each period, in time order.
+        mean, std: the statistics the inputs were standardised with, computed on ``train.x``
+            only (``mean = 0.0``, ``std = 1.0`` when standardisation was switched off).
+    """
+
+    train: Windows
+    val: Windows
+    test: Windows
+    mean: float
+    std: float
+
+
+def _check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer; got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value}")
+    return int(value)
+
+
+def _check_rng(rng) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
+        return np.random.default_rng(int(rng))
+    raise TypeError(
+        "rng must be a np.random.Generator (e.g. the one rnnbook.setup() returns) or a "
+        f"non-negative integer seed; got {type(rng).__name__} {rng!r}"
+    )
+
+
+def random_binary_task(n: int = 1000, time: int = 10, features: int = 1, *,
+                       rng: np.random.Generator | int) -> tuple[np.ndarray, np.ndarray]:
+    """The seed example's data: uniform random sequences with random binary labels.
+
+    ``x[i, t, d] ~ Uniform[0, 1)`` (like ``np.random.random``) and ``y[i] ~ Bernoulli(1/2)``,
+    all independent, so the labels carry no information about the inputs.
+
+    Args:
+        n: number of sequences (the batch axis).
+        time: time steps per sequence.
+        features: features per time step.
+        rng: a ``np.random.Generator`` (or an integer seed for a fresh one). The inputs are
+            drawn first, then the labels, so the same generator state gives the same data.
+
+    Returns:
+        ``(x, y)``: ``x`` of shape (n, time, features) and ``y`` of shape (n, 1) with entries
+        0.0 or 1.0, both float32.
+    """
+    n = _check_positive_int("n", n)
+    time = _check_positive_int("time", time)
+    features = _check_positive_int("features", features)
+    rng = _check_rng(rng)
+    x = rng.random((n, time, features)).astype(np.float32)
+    y = rng.integers(0, 2, size=(n, 1)).astype(np.float32)
+    return x, y
+
+
+def sliding_windows(series, window: int) -> np.ndarray:
+    """All runs of ``window`` consecutive values of a 1-D series, one per row.
+
+    ``out[i] = series[i : i + window]`` for ``i = 0 .. len(series) - window``.
+
+    Args:
+        series: values in time order, shape (length,).
+        window: run length, ``1 <= window <= length``.
+
+    Returns:
+        A new array of shape (length - window + 1, window), dtype of ``series``.
+    """
+    window = _check_positive_int("window", window)
+    series = as_array("series", series)
+    check_rank("series", series, 1, "(length,)")
+    if window > series.shape[0]:
+        raise ValueError(f"window ({window}) must not exceed the length of series "
+                         f"(shape {series.shape})")
+    return np.lib.stride_tricks.sliding_window_view(series, window).copy()
+
+
+def seattle_weather_table():
+    """The daily Seattle weather table of ``vega_datasets`` (1,461 days, 2012-01-01 to 2015-12-31).
+
+    Columns: ``date``, ``precipitation`` (mm), ``temp_max`` and ``temp_min`` (deg C), ``wind``
+    (m/s) and ``weather`` (a text summary). The file ships with the package; nothing is downloaded.
+
+    Returns:
+        A ``pandas.DataFrame``, one row per day in date order.
+    """
+    try:
+        from vega_datasets import local_data
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("seattle_weather_table needs the vega_datasets package "
+                          "(pip install vega_datasets)") from exc
+    return local_data.seattle_weather().sort_values("date").reset_index(drop=True)
+
+
+def _seattle_series(table, feature: str) -> np.ndarray:
+    if feature == "log_precipitation":
+        return np.log1p(table["precipitation"].to_numpy(dtype=np.float64))
+    if feature == "temp_range":
+        return (table["temp_max"] - table["temp_min"]).to_numpy(dtype=np.float64)
+    return table[feature].to_numpy(dtype=np.float64)
+
+
+def seattle_rain_windows(window: int = 10, feature: str = "precipitation") -> Windows:
+    """Ten (``window``) days of one weather series, labelled "does it rain the next day?".
+
+    For days ``d = 1..N`` with measurement ``s_d`` and precipitation ``p_d``, example ``i`` is
+
+        x_i = (s_i, ..., s_{i+window-1}),    y_i = 1 if p_{i+window} > 0 else 0,
+
+    so each window ends the day before the day its label describes, and consecutive windows
+    overlap by ``window - 1`` days. Values are in the series' own units (not standardised):
+    standardise with :func:`chronological_split`, which uses the training period only.
+
+    Args:
+        window: days per input sequence (time steps), between 1 and 1,460.
+        feature: one of :data:`SEATTLE_FEATURES`: a column of the table (``precipitation`` in mm,
+            ``temp_max``, ``temp_min`` in deg C, ``wind`` in m/s), ``log_precipitation``
+            = ``log(1 + precipitation)``, or ``temp_range`` = ``temp_max - temp_min``.
+
+    Returns:
+        :class:`Windows` with ``x`` (n, window, 1) float32, ``y`` (n, 1) float32 and ``dates``
+        (n,) ``datetime64[D]``, where ``n = 1461 - window``, in date order.
+    """
+    if not isinstance(feature, str) or feature not in SEATTLE_FEATURES:
+        raise ValueError(f"feature must be one of {SEATTLE_FEATURES}; got {feature!r}")
+    window = _check_positive_int("window", window)
+    table = seattle_weather_table()
+    days = len(table)
+    if window >= days:
+        raise ValueError(f"window ({window}) must be shorter than the {days} days of data")
+    series = _seattle_series(table, feature)
+    rain = table["precipitation"].to_numpy(dtype=np.float64) > 0
+    x = sliding_windows(series[:-1], window)[:, :, None].astype(np.float32)
+    y = rain[window:, None].astype(np.float32)
+    dates = table["date"].to_numpy().astype("datetime64[D]")[window:]
+    return Windows(x, y, dates)
+
+
+def _check_windows(x, y, dates):
+    x = as_array("x", x)
+    check_rank("x", x, 3, "(batch, time, features)")
+    y = as_array("y", y)
+    if y.shape != (x.shape[0], 1):
+        raise ValueError(f"y must have shape (batch, 1) = ({x.shape[0]}, 1) to match x of shape "
+                         f"{x.shape}; got {y.shape}")
+    dates = _check_dates(dates)
+    if dates.shape != (x.shape[0],):
+        raise ValueError(f"dates must have shape (batch,) = ({x.shape[0]},) to match x of shape "
+                         f"{x.shape}; got {dates.shape}")
+    return x, y, dates
+
+
+def _check_dates(dates) -> np.ndarray:
+    dates = np.asarray(dates)
+    if dates.dtype.kind != "M":
+        raise TypeError(f"dates must be an array of datetime64; got dtype {dates.dtype} "
+                        f"with shape {dates.shape}")
+    check_rank("dates", dates, 1, "(batch,)")
+    if dates.shape[0] > 1 and not np.all(dates[1:] > dates[:-1]):
+        raise ValueError("dates must be strictly increasing (one example per date, in time order)")
+    return dates.astype("datetime64[D]")
+
+
+def split_masks(dates, val_start: str = "2014-01-01",
+                test_start: str = "2015-01-01") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boolean masks of a chronological split by date.
+
+    ``train = dates < val_start``, ``val = val_start <= dates < test_start``,
+    ``test = dates >= test_start``: every example is in exactly one part, and every training
+    date comes before every validation date, which comes before every test date.
+
+    Args:
+        dates: one date per example, shape (n,), datetime64, strictly increasing.
+        val_start, test_start: the first day of the validation and test periods
+            (anything ``np.datetime64`` accepts, e.g. ``"2014-01-01"``), ``val_start < test_start``.
+
+    Returns:
+        ``(train, val, test)``, three boolean arrays of shape (n,), each with at least one True.
+    """
+    dates = _check_dates(dates)
+    try:
+        v, t = np.datetime64(val_start, "D"), np.datetime64(test_start, "D")
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"val_start and test_start must be dates such as '2014-01-01'; got "
+                         f"{val_start!r}, {test_start!r} ({exc})") from None
+    if not v < t:
+        raise ValueError(f"val_start ({v}) must come before test_start ({t})")
+    train, val, test = dates < v, (dates >= v) & (dates < t), dates >= t
+    for name, mask in (("training", train), ("validation", val), ("test", test)):
+        if not mask.any():
+            raise ValueError(f"the {name} period is empty: dates run from {dates.min()} to "
+                             f"{dates.max()}, val_start={v}, test_start={t}")
+    return train, val, test
+
+
+def chronological_split(x, y, dates, *, val_start: str = "2014-01-01",
+                        test_start: str = "2015-01-01", standardise: bool = True) -> SplitData:
+    """Split windows by date into train / validation / test and standardise them.
+
+    The split is chronological (:func:`split_masks`), never shuffled, so the model is judged on
+    days after those it learned from. Standardisation uses the training inputs only:
+
+        mean = mean(train.x),   std = std(train.x),   x' = (x - mean) / std   for every part,
+
+    so nothing about the validation or test periods leaks into training.
+
+    Args:
+        x: inputs, shape (n, time, features); y: labels, shape (n, 1); dates: shape (n,),
+            datetime64, strictly increasing (e.g. the fields of :func:`seattle_rain_windows`).
+        val_start, test_start: first days of the validation and test periods.
+        standardise: if False, return the inputs unchanged (``mean = 0.0``, ``std = 1.0``).
+
+    Returns:
+        :class:`SplitData` whose ``x`` arrays are float32 and whose ``mean``/``std`` are floats.
+    """
+    x, y, dates = _check_windows(x, y, dates)
+    masks = split_masks(dates, val_start, test_start)
+    mean, std = 0.0, 1.0
+    if standardise:
+        train_x = x[masks[0]].astype(np.float64)
+        mean, std = float(train_x.mean()), float(train_x.std())
+        if std == 0.0:
+            raise ValueError("x is constant over the training period (std 0); cannot standardise")
+    parts = [Windows(((x[m].astype(np.float64) - mean) / std).astype(np.float32), y[m].astype(np.float32), dates[m])
+             for m in masks]
+    return SplitData(*parts, mean=mean, std=std)

@@ -102,8 +102,9 @@ class Adam:
             alpha = lr * np.sqrt(1 - b2 ** dt.type(t)) / (1 - b1 ** dt.type(t))
             m = self.m.setdefault(key, np.zeros_like(p))
             v = self.v.setdefault(key, np.zeros_like(p))
-            m += (g - m) * (1 - b1)
-            v += (g * g - v) * (1 - b2)
+            # Keras forms 1 - beta in Python floats, then casts: (1 - b2) in float32 would differ
+            m += (g - m) * dt.type(1 - self.beta_1)
+            v += (g * g - v) * dt.type(1 - self.beta_2)
             p -= (m * alpha) / (np.sqrt(v) + dt.type(self.epsilon))
         self.iterations += 1
 

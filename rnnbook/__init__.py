@@ -24,6 +24,8 @@ from .optim import SGD, Adam, clip_by_norm, global_norm
 from .plots import (draw_rnn_architecture, draw_rnn_architectures, draw_unrolled_rnn,
                     plot_hidden_heatmap)
 from .rnn import rnn_backward, rnn_forward, rnn_step
+from .stability import (hidden_jacobians, jacobian_norm_bound, jacobian_product_norms,
+                        jacobian_products, orthogonal, scale_to_spectral_radius, spectral_radius)
 
 __all__ = [
     "__version__", "setup",
@@ -35,6 +37,8 @@ __all__ = [
     "numerical_gradient", "relative_error",
     "from_keras", "to_keras",
     "draw_unrolled_rnn", "draw_rnn_architecture", "draw_rnn_architectures", "plot_hidden_heatmap",
+    "hidden_jacobians", "jacobian_products", "jacobian_product_norms", "jacobian_norm_bound",
+    "spectral_radius", "scale_to_spectral_radius", "orthogonal",
     "PARAM_NAMES", "classifier_logits", "classifier_predict", "classifier_loss_and_grads",
     "train_classifier",
 ]

@@ -21,6 +21,11 @@ from ._checks import as_array, check_dim, check_rank, result_dtype
 
 __all__ = ["rnn_step", "rnn_forward", "rnn_backward"]
 
+#: rnn_backward works through time in blocks of about this many bytes of ``da`` (well inside a
+#: core's L2 cache on current CPUs), so each block is still in cache when it is multiplied into
+#: the weight gradients. Any value gives the same result; only the speed changes.
+BLOCK_BYTES = 1 << 20
+
 
 def _check_weights(W_x, W_h, b_h):
     W_x = as_array("W_x", W_x)
@@ -95,6 +100,21 @@ def _prepare(x, W_x, W_h, b_h, h0):
     return x, W_x, W_h, b_h, h0, dtype
 
 
+def _inputs_with_ones(x, dtype) -> np.ndarray:
+    """``[x_t, 1]`` for every step, time-major: shape (time, batch, input + 1), C-contiguous.
+
+    The column of ones lets one matrix product add the bias, ``[x_t, 1] @ [[W_x.T], [b_h]] =
+    x_t @ W_x.T + b_h`` (and, in the backward pass, sum ``da_t`` into ``db_h``), which saves a
+    separate pass over a (time, batch, hidden) array. It also keeps the product's inner
+    dimension above 1: NumPy's matmul does an (n, 1) @ (1, m) product without BLAS, slowly.
+    """
+    batch, time, inputs = x.shape
+    x1 = np.empty((time, batch, inputs + 1), dtype=dtype)
+    x1[..., :inputs] = x.transpose(1, 0, 2)
+    x1[..., inputs] = 1.0
+    return x1
+
+
 def rnn_forward(x, W_x, W_h, b_h, h0=None, go_backwards: bool = False) -> np.ndarray:
     """Run the recurrence over whole sequences and return every hidden state.
 
@@ -123,22 +143,23 @@ def rnn_forward(x, W_x, W_h, b_h, h0=None, go_backwards: bool = False) -> np.nda
     x, W_x, W_h, b_h, h0, dtype = _prepare(x, W_x, W_h, b_h, h0)
     if go_backwards:
         x = x[:, ::-1]
-    batch, time, _ = x.shape
+    batch, time, inputs = x.shape
     hidden = W_x.shape[0]
-    W_xT = W_x.T.astype(dtype, copy=False)
-    W_hT = np.ascontiguousarray(W_h.T, dtype=dtype)
-    # Time-major working buffers keep each step's slice contiguous.
+    # Work time-major, (time, batch, hidden): each step's slice states[t] is one contiguous
+    # block, which BLAS and the element-wise ufuncs stream through fastest. The states are
+    # returned as a transposed view, so no copy is made on the way out.
     states = np.empty((time, batch, hidden), dtype=dtype)
-    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2), dtype=dtype)
-    np.matmul(x_tm, W_xT, out=states)
-    states += b_h.astype(dtype, copy=False)
-    if h0 is None:
-        np.tanh(states[0], out=states[0])
-    else:
+    W_xb = np.empty((inputs + 1, hidden), dtype=dtype)                  # [[W_x.T], [b_h]]
+    W_xb[:inputs] = W_x.T
+    W_xb[inputs] = b_h
+    np.matmul(_inputs_with_ones(x, dtype).reshape(time * batch, inputs + 1), W_xb,
+              out=states.reshape(time * batch, hidden))                 # x_t W_x^T + b_h, all t
+    W_hT = np.ascontiguousarray(W_h.T, dtype=dtype)
+    if h0 is not None:
         states[0] += h0.astype(dtype, copy=False) @ W_hT
-        np.tanh(states[0], out=states[0])
+    np.tanh(states[0], out=states[0])
     scratch = np.empty((batch, hidden), dtype=dtype)
-    for t in range(1, time):
+    for t in range(1, time):  # in place: no temporaries inside the loop
         np.matmul(states[t - 1], W_hT, out=scratch)
         states[t] += scratch
         np.tanh(states[t], out=states[t])
@@ -157,6 +178,10 @@ def rnn_backward(x, W_x, W_h, b_h, dH, h0=None, go_backwards: bool = False, H=No
         dW_x = sum_t da_t.T @ x_t,   dW_h = sum_t da_t.T @ h_{t-1},   db_h = sum_t sum_b da_t
         dx_t = da_t @ W_x
 
+    Only the carried gradient is sequential. The sums over time in ``dW_x``, ``dW_h``, ``db_h``
+    and the products ``dx_t`` are formed a block of steps at a time (see ``BLOCK_BYTES``), as a
+    few large matrix products over all of the block's steps and sequences at once.
+
     Args:
         x, W_x, W_h, b_h, h0, go_backwards: as for :func:`rnn_forward`.
         dH: upstream gradients, shape (batch, time, hidden), in the same (processing) order as
@@ -167,12 +192,14 @@ def rnn_backward(x, W_x, W_h, b_h, dH, h0=None, go_backwards: bool = False, H=No
     Returns:
         A dict of gradients in the book's notation and shapes: ``W_x`` (hidden, input),
         ``W_h`` (hidden, hidden), ``b_h`` (hidden,), ``x`` (batch, time, input) in the original
-        time order of ``x``, and ``h0`` (batch, hidden).
+        time order of ``x``, and ``h0`` (batch, hidden). Like the states of :func:`rnn_forward`,
+        ``x`` may be a non-contiguous view.
     """
     x, W_x, W_h, b_h, h0, dtype = _prepare(x, W_x, W_h, b_h, h0)
     batch, time, inputs = x.shape
     hidden = W_x.shape[0]
-    dH = as_array("dH", dH)
+    # NaN and inf are looked for at the end, only if the gradients are not finite (below).
+    dH = as_array("dH", dH, finite=False)
     if dH.shape != (batch, time, hidden):
         raise ValueError(
             f"dH must have shape (batch, time, hidden) = ({batch}, {time}, {hidden}); "
@@ -181,7 +208,7 @@ def rnn_backward(x, W_x, W_h, b_h, dH, h0=None, go_backwards: bool = False, H=No
     if H is None:
         H = rnn_forward(x, W_x, W_h, b_h, h0, go_backwards=go_backwards)
     else:
-        H = as_array("H", H)
+        H = as_array("H", H, finite=False)
         if H.shape != (batch, time, hidden):
             raise ValueError(
                 f"H must have shape (batch, time, hidden) = ({batch}, {time}, {hidden}); "
@@ -189,24 +216,62 @@ def rnn_backward(x, W_x, W_h, b_h, dH, h0=None, go_backwards: bool = False, H=No
             )
     dtype = np.result_type(dtype, dH)
     xs = x[:, ::-1] if go_backwards else x
-    H_tm = np.ascontiguousarray(H.transpose(1, 0, 2), dtype=dtype)        # (T, B, H)
-    dA = np.array(dH.transpose(1, 0, 2), dtype=dtype, order="C")          # copy; becomes da_t
-    dA *= 1.0 - H_tm * H_tm                                               # tanh' factors
+    # Time-major, (time, batch, hidden); for states straight from rnn_forward this transpose is
+    # already contiguous and no copy is made.
+    H_tm = np.ascontiguousarray(H.transpose(1, 0, 2), dtype=dtype)
+    dH_tm = dH.transpose(1, 0, 2)                                   # a view
     W_h_ = W_h.astype(dtype, copy=False)
-    carry = np.zeros((batch, hidden), dtype=dtype)
-    for t in range(time - 1, -1, -1):
-        # da_t = (dH_t + carry) * (1 - h_t^2); the first term was folded in above
-        carry *= 1.0 - H_tm[t] * H_tm[t]
-        dA[t] += carry
-        carry = dA[t] @ W_h_
-    h_init = np.zeros((batch, hidden), dtype=dtype) if h0 is None else h0.astype(dtype)
-    H_prev = np.concatenate([h_init[None], H_tm[:-1]], axis=0)            # (T, B, H)
-    dA_flat = dA.reshape(time * batch, hidden)
-    x_tm = np.ascontiguousarray(xs.transpose(1, 0, 2), dtype=dtype).reshape(time * batch, inputs)
-    dW_x = dA_flat.T @ x_tm
-    dW_h = dA_flat.T @ H_prev.reshape(time * batch, hidden)
-    db_h = dA_flat.sum(axis=0)
-    dx = (dA @ W_x.astype(dtype, copy=False)).transpose(1, 0, 2)
-    if go_backwards:
-        dx = dx[:, ::-1]
-    return {"W_x": dW_x, "W_h": dW_h, "b_h": db_h, "x": np.ascontiguousarray(dx), "h0": carry}
+    W_x_ = W_x.astype(dtype, copy=False)
+    h_init = None if h0 is None else h0.astype(dtype, copy=False)
+
+    # The recursion is sequential, but the sums over t are not: the steps are taken in blocks of
+    # `block` steps, last block first, and each finished block of da_t (block, batch, hidden)
+    # goes into the weight gradients and dx as a few large matrix products while it is still in
+    # cache. x gets a column of ones, so [x_t, 1]^T da_t gives dW_x^T and db_h in one product.
+    block = int(max(1, min(time, BLOCK_BYTES // (batch * hidden * np.dtype(dtype).itemsize))))
+    dA = np.empty((block, batch, hidden), dtype=dtype)              # da_t for one block
+    x1 = np.empty((block, batch, inputs + 1), dtype=dtype)          # [x_t, 1] for one block
+    x1[..., inputs] = 1.0
+    dWb = np.zeros((hidden, inputs + 1), dtype=dtype)               # [dW_x, db_h]
+    dW_h = np.zeros((hidden, hidden), dtype=dtype)
+    dx_tm = np.empty((time, batch, inputs), dtype=dtype)
+    carry = np.zeros((batch, hidden), dtype=dtype)                  # dL/dh_t from step t+1
+    g = np.empty((batch, hidden), dtype=dtype)
+    tanh_prime = np.empty((batch, hidden), dtype=dtype)
+    # inf - inf and 0 * inf (invalid) only happen once something is already infinite: an
+    # overflow, which NumPy reports, or a bad input, which is reported below by name.
+    with np.errstate(invalid="ignore"):
+        for stop in range(time, 0, -block):
+            start = max(0, stop - block)
+            n = stop - start
+            da = dA[:n]
+            for t in range(stop - 1, start - 1, -1):  # in place, small buffers: no temporaries
+                np.add(dH_tm[t], carry, out=g)                      # g_t
+                np.multiply(H_tm[t], H_tm[t], out=tanh_prime)
+                np.subtract(1.0, tanh_prime, out=tanh_prime)        # 1 - h_t^2
+                np.multiply(g, tanh_prime, out=da[t - start])       # da_t
+                np.matmul(da[t - start], W_h_, out=carry)           # dL/dh_{t-1}
+            # Sums over the block's steps and the batch: flatten both into one axis of rows.
+            rows = da.reshape(n * batch, hidden)
+            x1[:n, :, :inputs] = xs[:, start:stop].transpose(1, 0, 2)
+            dWb += rows.T @ x1[:n].reshape(n * batch, inputs + 1)
+            if start > 0:                                           # h_{t-1} = H_tm[t - 1]
+                dW_h += rows.T @ H_tm[start - 1:stop - 1].reshape(n * batch, hidden)
+            else:                                                   # the first step sees h0
+                if n > 1:
+                    dW_h += rows[batch:].T @ H_tm[:stop - 1].reshape((n - 1) * batch, hidden)
+                if h_init is not None:
+                    dW_h += da[0].T @ h_init
+            np.matmul(rows, W_x_, out=dx_tm[start:stop].reshape(n * batch, inputs))
+    dW_x = np.ascontiguousarray(dWb[:, :inputs])
+    db_h = np.ascontiguousarray(dWb[:, inputs])
+    # dx is returned as a (batch, time, input) view of the time-major buffer, like the states
+    # of rnn_forward, and in the original time order of x.
+    dx = (dx_tm[::-1] if go_backwards else dx_tm).transpose(1, 0, 2)
+    if not np.all(np.isfinite(db_h)):
+        # A NaN or inf anywhere in dH or H reaches db_h, the column sums of da; only then is it
+        # worth scanning those large arrays, to name the culprit. Finite inputs can still
+        # overflow (an exploding gradient), and then the infinite gradients are returned.
+        as_array("dH", dH)
+        as_array("H", H)
+    return {"W_x": dW_x, "W_h": dW_h, "b_h": db_h, "x": dx, "h0": carry}

@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Time rnnbook's NumPy SimpleRNN against Keras's, forward and forward + backward.
+
+    .venv/bin/python benchmarks/bench_rnn.py              # full run (a minute or two)
+    .venv/bin/python benchmarks/bench_rnn.py --quick      # fewer, shorter repetitions
+    .venv/bin/python benchmarks/bench_rnn.py --repeat 15  # more repetitions per median
+
+For each shape (batch, time, input -> hidden), float32, the script builds one Keras
+``SimpleRNN(hidden, return_sequences=True)``, copies its weights into the book's notation with
+``rnnbook.from_keras`` and times
+
+* forward: ``rnnbook.rnn_forward`` against the layer called eagerly (``layer(x)``) and the same
+  call compiled with ``tf.function``;
+* forward + backward: ``rnn_forward`` then ``rnn_backward(..., H=H)`` against a ``tf.function``
+  around a ``GradientTape`` that computes the gradients of ``sum(H * dH)`` with respect to the
+  layer's three weights and its input, for one fixed upstream gradient ``dH``.
+
+Before timing a shape, the outputs are compared once (``assert_allclose``, atol 1e-4), so the
+table compares computations that give the same numbers. Every timing is the median, over
+``--repeat`` repetitions, of the mean time of a loop of calls sized to take about
+``--min-time`` seconds (``timeit``'s method), after warm-up calls. The ratio column is
+``Keras time / rnnbook time``: above 1 means rnnbook is faster.
+
+Keras runs as a reader gets it by default: oneDNN stays on (``rnnbook.setup`` is *not* called,
+since it turns oneDNN off for bit-identical notebooks); only TensorFlow's log level is raised.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _early_blas_threads(argv: list[str]) -> str | None:
+    """``--blas-threads N`` must take effect before NumPy loads its BLAS, so read it first."""
+    for i, arg in enumerate(argv):
+        if arg == "--blas-threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--blas-threads="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+_threads = _early_blas_threads(sys.argv[1:])
+if _threads is not None:
+    for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # not OMP_*: TensorFlow reads it
+        os.environ[_var] = _threads
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet, before TensorFlow's first import
+
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+import timeit  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import rnnbook  # noqa: E402
+
+SHAPES = [  # (batch, time, input, hidden)
+    (1000, 10, 1, 32),
+    (256, 100, 64, 256),
+    (32, 200, 16, 64),
+]
+
+
+def blas_threads() -> str:
+    """NumPy's BLAS library and thread count, as far as NumPy reports it."""
+    try:
+        import threadpoolctl  # optional
+
+        info = [p for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
+        if info:
+            return ", ".join(f"{p['internal_api']} {p['version']} ({p['num_threads']} threads)"
+                             for p in info)
+    except ImportError:
+        pass
+    try:
+        cfg = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        name = f"{cfg.get('name', '?')} {cfg.get('version', '')}".strip()
+    except Exception:  # older NumPy
+        name = "unknown BLAS"
+    env = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+           if k in os.environ}  # what the library reads at start-up
+    return f"{name} (threads: {env or 'library default'})"
+
+
+def measure(fn, repeat: int, min_time: float, warmup: int) -> tuple[float, float]:
+    """Median and spread (max/min - 1) of the per-call time of ``fn()``, in seconds."""
+    # OpenBLAS's and TensorFlow's worker threads spin for a while after their last job before
+    # they sleep; pause so the previous contender's idle threads do not steal this one's cores.
+    time.sleep(0.3)
+    for _ in range(warmup):
+        fn()
+    timer = timeit.Timer(fn)
+    number, elapsed = 1, timer.timeit(1)
+    while elapsed * number < min_time and number < 10_000:  # calls per repetition
+        number *= 2
+    per_call = [t / number for t in timer.repeat(repeat=repeat, number=number)]
+    return statistics.median(per_call), max(per_call) / min(per_call) - 1.0
+
+
+def build_case(shape, rng):
+    """A Keras layer, its weights in the book's notation, an input and an upstream gradient."""
+    import keras
+    import tensorflow as tf
+
+    batch, steps, inputs, hidden = shape
+    layer = keras.layers.SimpleRNN(hidden, return_sequences=True)
+    layer.build((batch, steps, inputs))
+    layer.cell.bias.assign(rng.normal(scale=0.1, size=hidden).astype("float32"))
+    x = rng.normal(size=(batch, steps, inputs)).astype("float32")
+    dH = rng.normal(size=(batch, steps, hidden)).astype("float32")
+    p = rnnbook.from_keras(layer)
+    xt, dHt = tf.constant(x), tf.constant(dH)
+    cell = layer.cell
+    weights = [cell.kernel, cell.recurrent_kernel, cell.bias]
+
+    compiled_forward = tf.function(lambda x_: layer(x_))
+
+    @tf.function
+    def compiled_grads(x_, dH_):
+        with tf.GradientTape() as tape:
+            tape.watch(x_)
+            loss = tf.reduce_sum(layer(x_) * dH_)
+        return tape.gradient(loss, weights + [x_])
+
+    def ours_forward():
+        return rnnbook.rnn_forward(x, p["W_x"], p["W_h"], p["b_h"])
+
+    def ours_grads():
+        H = rnnbook.rnn_forward(x, p["W_x"], p["W_h"], p["b_h"])
+        return rnnbook.rnn_backward(x, p["W_x"], p["W_h"], p["b_h"], dH, H=H)
+
+    # Like with like: the same numbers come out of both sides (checked once per shape).
+    H_ours = ours_forward()
+    assert H_ours.dtype == np.float32
+    np.testing.assert_allclose(H_ours, np.asarray(layer(xt)), atol=1e-4)
+    np.testing.assert_allclose(H_ours, np.asarray(compiled_forward(xt)), atol=1e-4)
+    g_ours = ours_grads()
+    g_kernel, g_rec, g_bias, g_x = (np.asarray(g) for g in compiled_grads(xt, dHt))
+    for name, ours, theirs in [("W_x", g_ours["W_x"], g_kernel.T), ("W_h", g_ours["W_h"], g_rec.T),
+                               ("b_h", g_ours["b_h"], g_bias), ("x", g_ours["x"], g_x)]:
+        scale = max(1.0, float(np.max(np.abs(theirs))))  # big sums: compare relative to size
+        np.testing.assert_allclose(ours / scale, theirs / scale, atol=1e-4, err_msg=name)
+
+    return {
+        "forward": {
+            "rnnbook": ours_forward,
+            "keras eager": lambda: layer(xt),
+            "keras tf.function": lambda: compiled_forward(xt),
+        },
+        "forward+backward": {
+            "rnnbook": ours_grads,
+            "keras tf.function": lambda: compiled_grads(xt, dHt),
+        },
+    }
+
+
+def header() -> str:
+    import keras
+    import tensorflow as tf
+
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)")
+    lines = [
+        f"machine : {platform.machine()} {platform.processor() or ''}".rstrip()
+        + f", {os.cpu_count()} logical cores"
+        + (f" ({len(os.sched_getaffinity(0))} usable)" if hasattr(os, "sched_getaffinity") else ""),
+        f"python  : {platform.python_version()}",
+        f"numpy   : {np.__version__}, BLAS {blas_threads()}",
+        f"keras   : {keras.__version__}, tensorflow {tf.__version__}, oneDNN {onednn}, "
+        f"intra-op threads {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}",
+        f"rnnbook : {rnnbook.__version__}",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="repetitions per timing; the median is reported (default 7, quick 3)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a fast smoke run: fewer and shorter repetitions")
+    parser.add_argument("--min-time", type=float, default=None,
+                        help="seconds per repetition (default 0.2, quick 0.05)")
+    parser.add_argument("--blas-threads", type=int, default=None,
+                        help="threads for NumPy's BLAS (sets OPENBLAS_ and MKL_NUM_THREADS before "
+                             "NumPy is imported; default: the library's choice, one per core). "
+                             "TensorFlow's own thread pools are not affected")
+    args = parser.parse_args(argv)
+    repeat = args.repeat or (3 if args.quick else 7)
+    min_time = args.min_time or (0.05 if args.quick else 0.2)
+    warmup = 2 if args.quick else 5
+    if repeat < 1 or min_time <= 0:
+        parser.error("--repeat must be positive and --min-time > 0")
+
+    import keras
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    print(header())
+    print(f"timing  : median of {repeat} repetitions of >= {min_time:g} s each, "
+          f"after {warmup} warm-up calls; float32")
+    print("ratio   : Keras time / rnnbook time (> 1 means rnnbook is faster); "
+          "spread = max/min - 1 over the repetitions\n")
+
+    cols = (f"{'shape (B, T, D -> H)':<22} {'pass':<17} {'contender':<18} {'time':>10} "
+            f"{'spread':>7} {'ratio':>6}")
+    print(cols)
+    print("-" * len(cols))
+    worst = {}
+    start = time.perf_counter()
+    for shape in SHAPES:
+        case = build_case(shape, rng)
+        label = f"({shape[0]}, {shape[1]}, {shape[2]} -> {shape[3]})"
+        for kind, contenders in case.items():
+            results = {name: measure(fn, repeat, min_time, warmup)
+                       for name, fn in contenders.items()}
+            ours = results["rnnbook"][0]
+            for name, (t, spread) in results.items():
+                ratio = "" if name == "rnnbook" else f"{t / ours:6.2f}"
+                if name != "rnnbook":
+                    worst[(kind, name)] = min(worst.get((kind, name), np.inf), t / ours)
+                print(f"{label:<22} {kind:<17} {name:<18} {t * 1e3:8.3f}ms {spread:6.1%} "
+                      f"{ratio:>6}")
+            label = ""
+        print()
+    print("lowest ratio per comparison: " + ", ".join(
+        f"{kind} vs {name}: {r:.2f}" for (kind, name), r in worst.items()))
+    print(f"total benchmark time {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

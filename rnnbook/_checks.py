@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_array", "check_rank", "check_dim"]
+__all__ = ["as_array", "check_rank", "check_dim", "check_shape_matches"]
 
 
 def as_array(name: str, value, *, finite: bool = True) -> np.ndarray:
@@ -46,6 +46,20 @@ def check_dim(name: str, actual: int, expected: int, context: str) -> None:
     """Raise ``ValueError`` when one axis length disagrees with another array's."""
     if actual != expected:
         raise ValueError(f"{name}: {context} (expected {expected}, got {actual})")
+
+
+def check_shape_matches(name: str, arr: np.ndarray, expected: tuple, meaning: str,
+                        other: str, other_shape: tuple) -> None:
+    """Raise ``ValueError`` unless ``arr.shape == expected``, a shape implied by another argument.
+
+    ``meaning`` spells out the axes, e.g. "(hidden, hidden)"; ``other`` names the argument the
+    expected shape comes from and ``other_shape`` is its shape.
+    """
+    if arr.shape != expected:
+        raise ValueError(
+            f"{name} must have shape {meaning} = {expected} to match {other} of shape "
+            f"{other_shape}; got {name} of shape {arr.shape}"
+        )
 
 
 def result_dtype(*arrays: np.ndarray) -> np.dtype:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_array, check_dim, check_rank, result_dtype
+from ._checks import as_array, check_dim, check_rank, check_shape_matches, result_dtype
 
 __all__ = ["rnn_step", "rnn_forward", "rnn_backward"]
 
@@ -35,16 +35,8 @@ def _check_weights(W_x, W_h, b_h):
     check_rank("W_h", W_h, 2, "(hidden, hidden)")
     check_rank("b_h", b_h, 1, "(hidden,)")
     hidden = W_x.shape[0]
-    if W_h.shape != (hidden, hidden):
-        raise ValueError(
-            f"W_h must have shape (hidden, hidden) = ({hidden}, {hidden}) to match "
-            f"W_x of shape {W_x.shape}; got W_h of shape {W_h.shape}"
-        )
-    if b_h.shape != (hidden,):
-        raise ValueError(
-            f"b_h must have shape (hidden,) = ({hidden},) to match W_x of shape {W_x.shape}; "
-            f"got b_h of shape {b_h.shape}"
-        )
+    check_shape_matches("W_h", W_h, (hidden, hidden), "(hidden, hidden)", "W_x", W_x.shape)
+    check_shape_matches("b_h", b_h, (hidden,), "(hidden,)", "W_x", W_x.shape)
     return W_x, W_h, b_h
 
 

@@ -32,7 +32,7 @@ from typing import Iterator, Literal, Sequence
 
 import numpy as np
 
-from ._checks import as_array, check_rank
+from ._checks import as_array, check_rank, check_shape_matches
 
 __all__ = [
     "hidden_jacobians", "jacobian_products", "jacobian_product_norms", "jacobian_norm_bound",
@@ -48,11 +48,7 @@ def _check_states_and_weights(H, W_h) -> tuple[np.ndarray, np.ndarray]:
     check_rank("H", H, 3, "(batch, time, hidden)")
     check_rank("W_h", W_h, 2, "(hidden, hidden)")
     hidden = H.shape[2]
-    if W_h.shape != (hidden, hidden):
-        raise ValueError(
-            f"W_h must have shape (hidden, hidden) = ({hidden}, {hidden}) to match H of shape "
-            f"{H.shape}; got W_h of shape {W_h.shape}"
-        )
+    check_shape_matches("W_h", W_h, (hidden, hidden), "(hidden, hidden)", "H", H.shape)
     if H.shape[1] == 0:
         raise ValueError(f"H must contain at least one time step; got shape {H.shape}")
     if H.size and np.max(np.abs(H)) > 1.0:

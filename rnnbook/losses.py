@@ -3,11 +3,18 @@
 For a label ``y`` in {0, 1} and a predicted probability ``p = sigmoid(z)``, binary cross-entropy is
 ``-(y log p + (1 - y) log(1 - p))``. Keras has two paths:
 
-* from the logit ``z`` (used whenever the prediction comes straight out of a sigmoid layer):
+* from the logit ``z`` (``from_logits=True``, and on the TensorFlow backend also whenever the
+  prediction comes straight out of a sigmoid layer, whose logit TensorFlow keeps):
   ``max(z, 0) - z y + log(1 + exp(-|z|))``, which is exact even for saturated ``z``;
-* from a probability: ``p`` is clipped to ``[eps, 1 - eps]`` with ``eps = 1e-7`` first.
+* from a probability: ``p`` is clipped to ``[eps, 1 - eps]`` with ``eps = 1e-7`` first. The JAX,
+  PyTorch and NumPy backends take this path for a sigmoid layer's output too, so
+  ``Dense(1)`` + ``BinaryCrossentropy(from_logits=True)`` is the form that is exact everywhere.
 
 Both are averaged over the last axis, then over the batch.
+
+``sigmoid`` and ``softmax`` accept infinite logits wherever the function has a value, as Keras
+does: ``sigmoid(+inf) = 1``, ``sigmoid(-inf) = 0``, and a ``-inf`` logit gets probability 0 in a
+softmax (how attention masks padding). NaN is always refused.
 """
 
 from __future__ import annotations
@@ -21,9 +28,21 @@ __all__ = ["sigmoid", "softmax", "bce_loss", "bce_grad", "EPSILON"]
 EPSILON = 1e-7  #: Keras's ``backend.epsilon()``, used to clip probabilities
 
 
+def _as_array_without_nan(name: str, value) -> np.ndarray:
+    """Like ``as_array`` but letting +-inf through: only NaN is refused, naming the argument."""
+    arr = as_array(name, value, finite=False)
+    if np.isnan(arr).any():
+        raise ValueError(f"{name} contains NaN (shape {arr.shape})")
+    return arr
+
+
 def sigmoid(z) -> np.ndarray:
-    """The logistic function ``sigmoid(z) = 1 / (1 + exp(-z))``, elementwise, without overflow."""
-    z = as_array("z", z)
+    """The logistic function ``sigmoid(z) = 1 / (1 + exp(-z))``, elementwise, without overflow.
+
+    ``exp`` is only ever taken of ``-|z|``, so nothing overflows; ``z = +inf`` gives exactly 1
+    and ``z = -inf`` exactly 0, as in Keras. NaN raises ``ValueError``.
+    """
+    z = _as_array_without_nan("z", z)
     out = np.empty_like(z)
     pos = z >= 0
     out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
@@ -42,15 +61,27 @@ def softmax(z, axis: int = -1) -> np.ndarray:
         z: logits, shape (..., K) for the default ``axis=-1``.
         axis: the axis holding the K classes.
 
+    A logit of ``-inf`` gets probability exactly 0 and the others share the total as if it were
+    absent: this is how attention masks padding, and Keras gives the same result. The function
+    is undefined (Keras returns NaN) where a slice along ``axis`` is all ``-inf`` or contains
+    ``+inf``; those, and NaN anywhere, raise ``ValueError``.
+
     Returns:
         Probabilities of the same shape, non-negative and summing to 1 along ``axis``.
     """
-    z = as_array("z", z)
+    z = _as_array_without_nan("z", z)
     if z.ndim == 0:
         raise ValueError("z must have at least one dimension (the classes); got a scalar")
     if not -z.ndim <= axis < z.ndim:
         raise ValueError(f"axis {axis} is out of range for z of shape {z.shape}")
-    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    if np.isposinf(z).any():
+        raise ValueError(f"z contains +inf along axis {axis} (shape {z.shape}); softmax is "
+                         f"undefined there (inf / inf). Use -inf to mask an entry out.")
+    top = z.max(axis=axis, keepdims=True)
+    if np.isneginf(top).any():
+        raise ValueError(f"z has a slice along axis {axis} whose entries are all -inf (shape "
+                         f"{z.shape}): nothing is left to normalise, softmax is undefined there")
+    e = np.exp(z - top)                       # -inf - finite = -inf, exp(-inf) = 0: no warning
     return e / e.sum(axis=axis, keepdims=True)
 
 

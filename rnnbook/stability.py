@@ -36,7 +36,7 @@ from ._checks import as_array, check_rank, check_shape_matches
 
 __all__ = [
     "hidden_jacobians", "jacobian_products", "jacobian_product_norms", "jacobian_norm_bound",
-    "spectral_radius", "scale_to_spectral_radius", "orthogonal",
+    "spectral_radius", "scale_to_spectral_radius", "orthogonal", "orthogonal_from_gaussian",
 ]
 
 Norm = Literal["spectral", "fro"]
@@ -212,18 +212,68 @@ def scale_to_spectral_radius(W, rho: float) -> np.ndarray:
     return (W * (rho / current)).astype(W.dtype, copy=False)
 
 
+def _check_shape(shape) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"shape must be a sequence of integers; got {shape!r}") from None
+    if len(shape) < 2 or min(shape) < 1:
+        raise ValueError(f"shape must have at least two positive dimensions; got {shape}")
+    return shape
+
+
+def _gaussian_shape(shape: tuple[int, ...]) -> tuple[int, int]:
+    rows, cols = int(np.prod(shape[:-1])), shape[-1]
+    return max(rows, cols), min(rows, cols)
+
+
+def orthogonal_from_gaussian(A, shape: Sequence[int], gain: float = 1.0,
+                             dtype=np.float64) -> np.ndarray:
+    """Keras's ``Orthogonal`` recipe applied to a given standard normal matrix ``A``.
+
+    With ``rows = prod(shape[:-1])`` and ``cols = shape[-1]``, ``A`` must have shape
+    (max(rows, cols), min(rows, cols)). Factor ``A = Q R`` (reduced QR), multiply column ``j``
+    of ``Q`` by ``sign(R_jj)`` (this makes the factorisation unique, and ``Q`` uniformly (Haar)
+    distributed rather than biased by the QR routine's sign convention), transpose if
+    ``rows < cols``, reshape to ``shape`` and multiply by ``gain``.
+
+    Given the Gaussian draw that ``keras.initializers.Orthogonal(seed=s)`` makes,
+    ``keras.random.normal((max(rows, cols), min(rows, cols)), seed=s)``, this returns Keras's
+    matrix up to float32 rounding (``tests/test_stability.py`` checks it).
+
+    Args:
+        A: the standard normal matrix, shape (max(rows, cols), min(rows, cols)).
+        shape: the shape of the result, at least two dimensions.
+        gain: the multiplier, Keras's ``gain``.
+        dtype: the floating dtype of the result (the factorisation runs in float64).
+
+    Returns:
+        An array of ``shape``: orthonormal columns (rows >= cols) or rows (rows < cols), times gain.
+    """
+    shape = _check_shape(shape)
+    A = as_array("A", A)
+    expected = _gaussian_shape(shape)
+    check_shape_matches("A", A, expected, "(max(rows, cols), min(rows, cols))", "shape", shape)
+    if not np.isfinite(gain):
+        raise ValueError(f"gain must be finite; got {gain}")
+    Q, R = np.linalg.qr(A.astype(np.float64))   # reduced: Q (max, min), R (min, min)
+    Q = Q * np.sign(np.diag(R))               # column j times sign(R_jj)
+    if shape[-1] > expected[1]:               # rows < cols: the rows are orthonormal
+        Q = Q.T
+    return (gain * Q.reshape(shape)).astype(dtype)
+
+
 def orthogonal(shape: Sequence[int], rng: np.random.Generator, gain: float = 1.0,
                dtype=np.float64) -> np.ndarray:
     """A random (semi-)orthogonal matrix, drawn the way ``keras.initializers.Orthogonal`` does.
 
-    With ``rows = prod(shape[:-1])`` and ``cols = shape[-1]``: draw ``A`` of shape
-    (max(rows, cols), min(rows, cols)) with standard normal entries, factor ``A = Q R``
-    (reduced QR), flip the sign of each column of ``Q`` by ``sign(R_ii)`` so that the result is
-    uniformly (Haar) distributed rather than biased by the QR routine's sign convention,
-    transpose if ``rows < cols``, reshape and multiply by ``gain``. A square result satisfies
-    ``Q.T @ Q = Q @ Q.T = gain**2 I``: every singular value (and every eigenvalue's modulus)
-    equals ``gain`` (Saxe et al., 2014). Keras draws from its own generator, so the numbers
-    differ from Keras's; the distribution is the same.
+    Draws a standard normal matrix of shape (max(rows, cols), min(rows, cols)) from ``rng``
+    (``rows = prod(shape[:-1])``, ``cols = shape[-1]``) and passes it to
+    :func:`orthogonal_from_gaussian`: QR, columns signed by ``diag(R)``, transposed if needed,
+    reshaped, times ``gain``. A square result satisfies ``Q.T @ Q = Q @ Q.T = gain**2 I``: every
+    singular value (and every eigenvalue's modulus) equals ``gain`` (Saxe et al., 2014). Keras
+    draws its Gaussian matrix from its own generator, so the numbers differ from Keras's; the
+    distribution is the same, and given Keras's draw the recipe gives Keras's matrix.
 
     Args:
         shape: the shape of the result, at least two dimensions, e.g. (hidden, hidden).
@@ -237,18 +287,8 @@ def orthogonal(shape: Sequence[int], rng: np.random.Generator, gain: float = 1.0
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator (e.g. from rnnbook.setup); "
                         f"got {type(rng).__name__}")
-    try:
-        shape = tuple(int(d) for d in shape)
-    except (TypeError, ValueError):
-        raise TypeError(f"shape must be a sequence of integers; got {shape!r}") from None
-    if len(shape) < 2 or min(shape) < 1:
-        raise ValueError(f"shape must have at least two positive dimensions; got {shape}")
+    shape = _check_shape(shape)
     if not np.isfinite(gain):
         raise ValueError(f"gain must be finite; got {gain}")
-    rows, cols = int(np.prod(shape[:-1])), shape[-1]
-    A = rng.standard_normal((max(rows, cols), min(rows, cols)))
-    Q, R = np.linalg.qr(A)                    # reduced: Q (max, min), R (min, min)
-    Q = Q * np.sign(np.diag(R))               # column j times sign(R_jj)
-    if rows < cols:
-        Q = Q.T
-    return (gain * Q.reshape(shape)).astype(dtype)
+    A = rng.standard_normal(_gaussian_shape(shape))
+    return orthogonal_from_gaussian(A, shape, gain=gain, dtype=dtype)

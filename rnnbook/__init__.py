@@ -17,7 +17,9 @@ from .classifier import (PARAM_NAMES, classifier_logits, classifier_loss_and_gra
 from .data import chronological_split, random_binary_task, seattle_rain_windows
 from .dense import dense_backward, dense_forward
 from .gradcheck import numerical_gradient, relative_error
+from .gru import gru_backward, gru_forward, gru_step
 from .keras_interop import from_keras, to_keras
+from .lstm import lstm_backward, lstm_forward, lstm_step
 from .losses import bce_grad, bce_loss, sigmoid, softmax
 from .notebook import setup
 from .optim import SGD, Adam, clip_by_norm, global_norm
@@ -30,6 +32,8 @@ from .stability import (hidden_jacobians, jacobian_norm_bound, jacobian_product_
 __all__ = [
     "__version__", "setup",
     "rnn_step", "rnn_forward", "rnn_backward",
+    "lstm_step", "lstm_forward", "lstm_backward",
+    "gru_step", "gru_forward", "gru_backward",
     "dense_forward", "dense_backward",
     "random_binary_task", "seattle_rain_windows", "chronological_split",
     "sigmoid", "softmax", "bce_loss", "bce_grad",

@@ -17,43 +17,75 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_array, check_dim, check_rank, check_shape_matches, result_dtype
+from . import _recurrence as rec
+from ._checks import as_array, check_dim, check_rank, result_dtype
 
 __all__ = ["rnn_step", "rnn_forward", "rnn_backward"]
 
-#: rnn_backward works through time in blocks of about this many bytes of ``da`` (well inside a
-#: core's L2 cache on current CPUs), so each block is still in cache when it is multiplied into
-#: the weight gradients. Any value gives the same result; only the speed changes.
-BLOCK_BYTES = 1 << 20
+
+class _SimpleCell:
+    """The SimpleRNN cell for the shared loop: ``h_t = tanh(P_t + h_{t-1} @ W_h.T)``.
+
+    ``P_t = x_t @ W_x.T + b_h`` arrives precomputed; the states are written over it, in place.
+    """
+
+    same_pq = True
+
+    def __init__(self, P, W_h, h0):
+        time, batch, hidden = P.shape
+        self.hidden, self.H, self.W_h = hidden, P, W_h
+        self.W_hT = np.ascontiguousarray(W_h.T)
+        self.initial = (np.zeros((batch, hidden), P.dtype) if h0 is None else h0,)
+        self.scratch = np.empty((batch, hidden), P.dtype)
+        self.dW_h = np.zeros((hidden, hidden), P.dtype)
+
+    def step(self, t, p, prev):
+        h = self.H[t]                                    # holds P_t until overwritten here
+        np.matmul(prev[0], self.W_hT, out=self.scratch)
+        h += self.scratch                                # (x_t W_x^T + b_h) + h_{t-1} W_h^T
+        np.tanh(h, out=h)
+        return (h,)
+
+    def back_step(self, t, g, dp, dq):
+        h = self.H[t]
+        np.multiply(h, h, out=dp)
+        np.subtract(1.0, dp, out=dp)                     # tanh' = 1 - h_t^2
+        dp *= g[0]                                       # da_t
+        return [dp @ self.W_h]
+
+    def accumulate(self, dq, start, stop):
+        prev = rec.previous(self.H, self.initial[0], start, stop)
+        n, batch, hidden = dq.shape
+        self.dW_h += dq.reshape(n * batch, hidden).T @ prev.reshape(n * batch, hidden)
 
 
-def _check_weights(W_x, W_h, b_h):
-    W_x = as_array("W_x", W_x)
-    W_h = as_array("W_h", W_h)
-    b_h = as_array("b_h", b_h)
-    check_rank("W_x", W_x, 2, "(hidden, input)")
-    check_rank("W_h", W_h, 2, "(hidden, hidden)")
-    check_rank("b_h", b_h, 1, "(hidden,)")
-    hidden = W_x.shape[0]
-    check_shape_matches("W_h", W_h, (hidden, hidden), "(hidden, hidden)", "W_x", W_x.shape)
-    check_shape_matches("b_h", b_h, (hidden,), "(hidden,)", "W_x", W_x.shape)
-    return W_x, W_h, b_h
+def _prepare(x, W_x, W_h, b_h, h0, mask, extra=()):
+    W_x, W_h, biases, hidden = rec.check_weights(W_x, W_h, {"b_h": b_h}, 1, "hidden")
+    x = rec.check_sequence(x, W_x)
+    batch, time, _ = x.shape
+    h0 = rec.check_state("h0", h0, batch, hidden)
+    mask = rec.check_mask(mask, batch, time)
+    arrays = [a for a in (x, W_x, W_h, biases["b_h"], h0, *extra) if a is not None]
+    return x, W_x, W_h, biases["b_h"], h0, mask, result_dtype(*arrays)
 
 
-def _check_state(name, h, batch, hidden):
-    h = as_array(name, h)
-    if h.shape != (batch, hidden):
-        raise ValueError(
-            f"{name} must have shape (batch, hidden) = ({batch}, {hidden}); got {h.shape}"
-        )
-    return h
+def _forward(x, W_x, W_h, b_h, h0, mask, go_backwards, dtype):
+    """Unchecked forward pass: the filled cell, ``[x_t, 1]`` and the mask, time-major."""
+    x_tm, m_tm = rec.time_major(x, mask, go_backwards)
+    x1 = rec.with_ones(x_tm, dtype)
+    cast = [None if a is None else a.astype(dtype, copy=False) for a in (W_x, W_h, b_h, h0)]
+    W_x, W_h, b_h, h0 = cast
+    cell = _SimpleCell(rec.input_projection(x1, W_x, b_h, dtype), W_h, h0)
+    rec.run_forward(cell, cell.H, m_tm)
+    return cell, x1, m_tm, W_x
 
 
 def rnn_step(x_t, h_prev, W_x, W_h, b_h) -> np.ndarray:
     """One step of the recurrence, for a batch of sequences.
 
     Equation (column vectors): ``h_t = tanh(W_h h_{t-1} + W_x x_t + b_h)``.
-    Batched rows, as computed: ``h_t = tanh(x_t @ W_x.T + h_prev @ W_h.T + b_h)``.
+    Batched rows, as computed: ``h_t = tanh((x_t @ W_x.T + b_h) + h_prev @ W_h.T)``, by the same
+    code as one step of :func:`rnn_forward`, so the two agree to the last bit.
 
     Args:
         x_t: inputs at this step, shape (batch, input).
@@ -65,58 +97,32 @@ def rnn_step(x_t, h_prev, W_x, W_h, b_h) -> np.ndarray:
     Returns:
         The new hidden states ``h_t``, shape (batch, hidden).
     """
-    W_x, W_h, b_h = _check_weights(W_x, W_h, b_h)
     x_t = as_array("x_t", x_t)
     check_rank("x_t", x_t, 2, "(batch, input)")
+    W_x = as_array("W_x", W_x)
+    check_rank("W_x", W_x, 2, "(hidden, input)")
     check_dim("x_t", x_t.shape[1], W_x.shape[1],
               f"input size of x_t {x_t.shape} must equal W_x.shape[1] for W_x {W_x.shape}")
-    h_prev = _check_state("h_prev", h_prev, x_t.shape[0], W_x.shape[0])
-    return np.tanh(x_t @ W_x.T + h_prev @ W_h.T + b_h)
+    x, W_x, W_h, b_h, h0, _, dtype = _prepare(x_t[:, None], W_x, W_h, b_h, None, None)
+    h_prev = rec.check_state("h_prev", h_prev, x_t.shape[0], W_x.shape[0])
+    dtype = result_dtype(dtype, h_prev)
+    cell, _, _, _ = _forward(x, W_x, W_h, b_h, h_prev, None, False, dtype)
+    return cell.H[0]
 
 
-def _prepare(x, W_x, W_h, b_h, h0):
-    W_x, W_h, b_h = _check_weights(W_x, W_h, b_h)
-    x = as_array("x", x)
-    check_rank("x", x, 3, "(batch, time, input)")
-    batch, time, inputs = x.shape
-    hidden = W_x.shape[0]
-    check_dim("x", inputs, W_x.shape[1],
-              f"input size of x {x.shape} must equal W_x.shape[1] for W_x {W_x.shape}")
-    if time == 0:
-        raise ValueError(f"x must contain at least one time step; got shape {x.shape}")
-    arrays = [x, W_x, W_h, b_h]
-    if h0 is not None:
-        h0 = _check_state("h0", h0, batch, hidden)
-        arrays.append(h0)
-    dtype = result_dtype(*arrays)
-    return x, W_x, W_h, b_h, h0, dtype
-
-
-def _inputs_with_ones(x, dtype) -> np.ndarray:
-    """``[x_t, 1]`` for every step, time-major: shape (time, batch, input + 1), C-contiguous.
-
-    The column of ones lets one matrix product add the bias, ``[x_t, 1] @ [[W_x.T], [b_h]] =
-    x_t @ W_x.T + b_h`` (and, in the backward pass, sum ``da_t`` into ``db_h``), which saves a
-    separate pass over a (time, batch, hidden) array. It also keeps the product's inner
-    dimension above 1: NumPy's matmul does an (n, 1) @ (1, m) product without BLAS, slowly.
-    """
-    batch, time, inputs = x.shape
-    x1 = np.empty((time, batch, inputs + 1), dtype=dtype)
-    x1[..., :inputs] = x.transpose(1, 0, 2)
-    x1[..., inputs] = 1.0
-    return x1
-
-
-def rnn_forward(x, W_x, W_h, b_h, h0=None, go_backwards: bool = False) -> np.ndarray:
+def rnn_forward(x, W_x, W_h, b_h, h0=None, go_backwards: bool = False,
+                mask=None) -> np.ndarray:
     """Run the recurrence over whole sequences and return every hidden state.
 
     Equation: ``h_t = tanh(W_h h_{t-1} + W_x x_t + b_h)`` for ``t = 1..T``, from ``h_0 = h0``
     (zeros when ``h0`` is None).
 
-    The input projections ``x_t @ W_x.T + b_h`` do not depend on the recurrence, so they are
-    computed for all steps at once in one matrix product; only ``h_{t-1} @ W_h.T`` stays inside
-    the loop over time. The sum is formed as ``(x_t W_x^T + b_h) + h_{t-1} W_h^T``, the same order
-    as Keras's ``SimpleRNNCell``.
+    What is computed: the input projections ``x_t @ W_x.T + b_h`` do not depend on the
+    recurrence, so they are formed for all steps at once, in one matrix product of ``[x_t, 1]``
+    with ``[[W_x.T], [b_h]]`` (the column of ones adds the bias inside the product). Only
+    ``h_{t-1} @ W_h.T`` stays inside the loop over time and is added to that. Keras's
+    ``SimpleRNNCell`` adds the bias in a separate step, so the two differ in the last bits of
+    float32 (about 1e-7), not in anything else.
 
     Args:
         x: input sequences, shape (batch, time, input).
@@ -127,41 +133,24 @@ def rnn_forward(x, W_x, W_h, b_h, h0=None, go_backwards: bool = False) -> np.nda
         go_backwards: read each sequence from its last step to its first, like Keras's
             ``go_backwards=True``; the returned states stay in that processing order
             (``out[:, 0]`` is the state after reading ``x[:, -1]``).
+        mask: None, or booleans of shape (batch, time) in the original time order of ``x``
+            (True for a real step). At a masked step the state is carried over unchanged and the
+            output repeats the previous one (zeros before the first real step), as in Keras.
 
     Returns:
-        All hidden states ``h_1..h_T``, shape (batch, time, hidden), dtype float32 when every
-        input is float32 and float64 otherwise. ``out[:, -1]`` is the final state.
+        All outputs (the hidden states ``h_1..h_T``), shape (batch, time, hidden), dtype float32
+        when every input is float32 and float64 otherwise. ``out[:, -1]`` is the final output.
     """
-    x, W_x, W_h, b_h, h0, dtype = _prepare(x, W_x, W_h, b_h, h0)
-    if go_backwards:
-        x = x[:, ::-1]
-    batch, time, inputs = x.shape
-    hidden = W_x.shape[0]
-    # Work time-major, (time, batch, hidden): each step's slice states[t] is one contiguous
-    # block, which BLAS and the element-wise ufuncs stream through fastest. The states are
-    # returned as a transposed view, so no copy is made on the way out.
-    states = np.empty((time, batch, hidden), dtype=dtype)
-    W_xb = np.empty((inputs + 1, hidden), dtype=dtype)                  # [[W_x.T], [b_h]]
-    W_xb[:inputs] = W_x.T
-    W_xb[inputs] = b_h
-    np.matmul(_inputs_with_ones(x, dtype).reshape(time * batch, inputs + 1), W_xb,
-              out=states.reshape(time * batch, hidden))                 # x_t W_x^T + b_h, all t
-    W_hT = np.ascontiguousarray(W_h.T, dtype=dtype)
-    if h0 is not None:
-        states[0] += h0.astype(dtype, copy=False) @ W_hT
-    np.tanh(states[0], out=states[0])
-    scratch = np.empty((batch, hidden), dtype=dtype)
-    for t in range(1, time):  # in place: no temporaries inside the loop
-        np.matmul(states[t - 1], W_hT, out=scratch)
-        states[t] += scratch
-        np.tanh(states[t], out=states[t])
-    return states.transpose(1, 0, 2)
+    x, W_x, W_h, b_h, h0, mask, dtype = _prepare(x, W_x, W_h, b_h, h0, mask)
+    cell, _, m_tm, _ = _forward(x, W_x, W_h, b_h, h0, mask, go_backwards, dtype)
+    return rec.outputs(cell.H, m_tm).transpose(1, 0, 2)
 
 
-def rnn_backward(x, W_x, W_h, b_h, dH, h0=None, go_backwards: bool = False, H=None) -> dict:
+def rnn_backward(x, W_x, W_h, b_h, dH, h0=None, go_backwards: bool = False, H=None,
+                 mask=None) -> dict:
     """Backpropagation through time for :func:`rnn_forward`.
 
-    Given ``dH[:, t] = dL/dh_t`` (the loss's *direct* dependence on each returned state), the
+    Given ``dH[:, t] = dL/dh_t`` (the loss's *direct* dependence on each returned output), the
     recursion runs from the last step to the first:
 
         g_t  = dH_t + dL/dh_t carried back from step t+1      (batch, hidden)
@@ -170,15 +159,20 @@ def rnn_backward(x, W_x, W_h, b_h, dH, h0=None, go_backwards: bool = False, H=No
         dW_x = sum_t da_t.T @ x_t,   dW_h = sum_t da_t.T @ h_{t-1},   db_h = sum_t sum_b da_t
         dx_t = da_t @ W_x
 
-    Only the carried gradient is sequential. The sums over time in ``dW_x``, ``dW_h``, ``db_h``
-    and the products ``dx_t`` are formed a block of steps at a time (see ``BLOCK_BYTES``), as a
-    few large matrix products over all of the block's steps and sequences at once.
+    Only the carried gradient is sequential; the tanh' factor is applied inside the loop, step
+    by step. The sums over time in ``dW_x``, ``dW_h``, ``db_h`` and the products ``dx_t`` are
+    formed a block of steps at a time (see ``rnnbook._recurrence.BLOCK_BYTES``), as a few large
+    matrix products over all of the block's steps and sequences at once. With a mask, a masked
+    step passes the gradient on its state straight back to the previous state.
+
+    The computation runs in the promoted dtype of all arguments, ``dH`` included: float32
+    weights with a float64 ``dH`` give float64 gradients of float64 accuracy.
 
     Args:
-        x, W_x, W_h, b_h, h0, go_backwards: as for :func:`rnn_forward`.
+        x, W_x, W_h, b_h, h0, go_backwards, mask: as for :func:`rnn_forward`.
         dH: upstream gradients, shape (batch, time, hidden), in the same (processing) order as
-            the states :func:`rnn_forward` returns.
-        H: optionally, the states ``rnn_forward`` already returned for these arguments, to save
+            the outputs :func:`rnn_forward` returns.
+        H: optionally, the outputs ``rnn_forward`` already returned for these arguments, to save
             recomputing them, shape (batch, time, hidden).
 
     Returns:
@@ -187,83 +181,24 @@ def rnn_backward(x, W_x, W_h, b_h, dH, h0=None, go_backwards: bool = False, H=No
         time order of ``x``, and ``h0`` (batch, hidden). Like the states of :func:`rnn_forward`,
         ``x`` may be a non-contiguous view.
     """
-    x, W_x, W_h, b_h, h0, dtype = _prepare(x, W_x, W_h, b_h, h0)
-    batch, time, inputs = x.shape
+    x, W_x, W_h, b_h, h0, mask, dtype = _prepare(x, W_x, W_h, b_h, h0, mask)
+    batch, time, _ = x.shape
     hidden = W_x.shape[0]
-    # NaN and inf are looked for at the end, only if the gradients are not finite (below).
-    dH = as_array("dH", dH, finite=False)
-    if dH.shape != (batch, time, hidden):
-        raise ValueError(
-            f"dH must have shape (batch, time, hidden) = ({batch}, {time}, {hidden}); "
-            f"got {dH.shape}"
-        )
+    dH = rec.check_upstream("dH", dH, (batch, time, hidden))
+    dtype = result_dtype(dtype, dH)
     if H is None:
-        H = rnn_forward(x, W_x, W_h, b_h, h0, go_backwards=go_backwards)
+        cell, x1, m_tm, W_x_ = _forward(x, W_x, W_h, b_h, h0, mask, go_backwards, dtype)
     else:
-        H = as_array("H", H, finite=False)
-        if H.shape != (batch, time, hidden):
-            raise ValueError(
-                f"H must have shape (batch, time, hidden) = ({batch}, {time}, {hidden}); "
-                f"got {H.shape}"
-            )
-    dtype = np.result_type(dtype, dH)
-    xs = x[:, ::-1] if go_backwards else x
-    # Time-major, (time, batch, hidden); for states straight from rnn_forward this transpose is
-    # already contiguous and no copy is made.
-    H_tm = np.ascontiguousarray(H.transpose(1, 0, 2), dtype=dtype)
-    dH_tm = dH.transpose(1, 0, 2)                                   # a view
-    W_h_ = W_h.astype(dtype, copy=False)
-    W_x_ = W_x.astype(dtype, copy=False)
-    h_init = None if h0 is None else h0.astype(dtype, copy=False)
-
-    # The recursion is sequential, but the sums over t are not: the steps are taken in blocks of
-    # `block` steps, last block first, and each finished block of da_t (block, batch, hidden)
-    # goes into the weight gradients and dx as a few large matrix products while it is still in
-    # cache. x gets a column of ones, so [x_t, 1]^T da_t gives dW_x^T and db_h in one product.
-    block = int(max(1, min(time, BLOCK_BYTES // (batch * hidden * np.dtype(dtype).itemsize))))
-    dA = np.empty((block, batch, hidden), dtype=dtype)              # da_t for one block
-    x1 = np.empty((block, batch, inputs + 1), dtype=dtype)          # [x_t, 1] for one block
-    x1[..., inputs] = 1.0
-    dWb = np.zeros((hidden, inputs + 1), dtype=dtype)               # [dW_x, db_h]
-    dW_h = np.zeros((hidden, hidden), dtype=dtype)
-    dx_tm = np.empty((time, batch, inputs), dtype=dtype)
-    carry = np.zeros((batch, hidden), dtype=dtype)                  # dL/dh_t from step t+1
-    g = np.empty((batch, hidden), dtype=dtype)
-    tanh_prime = np.empty((batch, hidden), dtype=dtype)
-    # inf - inf and 0 * inf (invalid) only happen once something is already infinite: an
-    # overflow, which NumPy reports, or a bad input, which is reported below by name.
-    with np.errstate(invalid="ignore"):
-        for stop in range(time, 0, -block):
-            start = max(0, stop - block)
-            n = stop - start
-            da = dA[:n]
-            for t in range(stop - 1, start - 1, -1):  # in place, small buffers: no temporaries
-                np.add(dH_tm[t], carry, out=g)                      # g_t
-                np.multiply(H_tm[t], H_tm[t], out=tanh_prime)
-                np.subtract(1.0, tanh_prime, out=tanh_prime)        # 1 - h_t^2
-                np.multiply(g, tanh_prime, out=da[t - start])       # da_t
-                np.matmul(da[t - start], W_h_, out=carry)           # dL/dh_{t-1}
-            # Sums over the block's steps and the batch: flatten both into one axis of rows.
-            rows = da.reshape(n * batch, hidden)
-            x1[:n, :, :inputs] = xs[:, start:stop].transpose(1, 0, 2)
-            dWb += rows.T @ x1[:n].reshape(n * batch, inputs + 1)
-            if start > 0:                                           # h_{t-1} = H_tm[t - 1]
-                dW_h += rows.T @ H_tm[start - 1:stop - 1].reshape(n * batch, hidden)
-            else:                                                   # the first step sees h0
-                if n > 1:
-                    dW_h += rows[batch:].T @ H_tm[:stop - 1].reshape((n - 1) * batch, hidden)
-                if h_init is not None:
-                    dW_h += da[0].T @ h_init
-            np.matmul(rows, W_x_, out=dx_tm[start:stop].reshape(n * batch, inputs))
-    dW_x = np.ascontiguousarray(dWb[:, :inputs])
-    db_h = np.ascontiguousarray(dWb[:, inputs])
-    # dx is returned as a (batch, time, input) view of the time-major buffer, like the states
-    # of rnn_forward, and in the original time order of x.
-    dx = (dx_tm[::-1] if go_backwards else dx_tm).transpose(1, 0, 2)
-    if not np.all(np.isfinite(db_h)):
-        # A NaN or inf anywhere in dH or H reaches db_h, the column sums of da; only then is it
-        # worth scanning those large arrays, to name the culprit. Finite inputs can still
-        # overflow (an exploding gradient), and then the infinite gradients are returned.
-        as_array("dH", dH)
-        as_array("H", H)
-    return {"W_x": dW_x, "W_h": dW_h, "b_h": db_h, "x": dx, "h0": carry}
+        H = rec.check_upstream("H", H, (batch, time, hidden))
+        x_tm, m_tm = rec.time_major(x, mask, go_backwards)
+        x1 = rec.with_ones(x_tm, dtype)
+        W_x_ = W_x.astype(dtype, copy=False)
+        h_init = None if h0 is None else h0.astype(dtype, copy=False)
+        states = np.array(H.transpose(1, 0, 2), dtype=dtype)        # a time-major copy
+        cell = _SimpleCell(states, W_h.astype(dtype, copy=False), h_init)
+        if m_tm is not None:                 # outputs are zero before the first real step,
+            np.copyto(states, cell.initial[0], where=~rec.seen(m_tm))   # states are h0 there
+    dWb, dx_tm, (dh0,) = rec.run_backward(cell, x1, W_x_, dH.transpose(1, 0, 2), m_tm)
+    check = {"dH": dH} if H is None else {"dH": dH, "H": H}
+    dW_x, db_h, dx = rec.finish_backward(dWb, dx_tm, go_backwards, check)
+    return {"W_x": dW_x, "W_h": cell.dW_h, "b_h": db_h, "x": dx, "h0": dh0}

@@ -75,8 +75,9 @@ def test_to_keras_round_trip(rng, keras_seed):
 
 
 def test_interop_error_paths(keras_seed):
-    with pytest.raises(TypeError, match=r"SimpleRNN or Dense layer; got LSTM"):
-        from_keras(keras.layers.LSTM(3))
+    with pytest.raises(TypeError, match=r"SimpleRNN, LSTM, GRU, Bidirectional or Dense layer; "
+                                        r"got Conv1D"):
+        from_keras(keras.layers.Conv1D(3, 2))
     with pytest.raises(ValueError, match="has no weights yet"):
         from_keras(keras.layers.SimpleRNN(3))
     relu = keras.layers.SimpleRNN(3, activation="relu")
@@ -85,8 +86,9 @@ def test_interop_error_paths(keras_seed):
         from_keras(relu)
     no_bias = keras.layers.Dense(2, use_bias=False)
     no_bias.build((None, 3))
-    with pytest.raises(ValueError, match="use_bias=False"):
-        from_keras(no_bias)
+    np.testing.assert_array_equal(from_keras(no_bias)["b_y"], np.zeros(2))
+    with pytest.raises(ValueError, match="use_bias=False, so its biases must be zero"):
+        to_keras(no_bias, {"W_y": np.zeros((2, 3)), "b_y": np.ones(2)})
     dense = keras.layers.Dense(2)
     dense.build((None, 3))
     with pytest.raises(ValueError, match=r"must have keys \['W_y', 'b_y'\]"):

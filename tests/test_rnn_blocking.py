@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import rnnbook
-import rnnbook.rnn
+import rnnbook._recurrence
 from rnnbook import rnn_backward, rnn_forward
 
 
@@ -19,14 +19,14 @@ def test_gradients_do_not_depend_on_the_block_size(block_bytes, go_backwards, wi
     h0 = rng.normal(size=(3, 4)) if with_h0 else None
     dH = rng.normal(size=(3, 11, 4))
     expected = rnn_backward(x, W_x, W_h, b_h, dH, h0=h0, go_backwards=go_backwards)
-    monkeypatch.setattr(rnnbook.rnn, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(rnnbook._recurrence, "BLOCK_BYTES", block_bytes)
     got = rnn_backward(x, W_x, W_h, b_h, dH, h0=h0, go_backwards=go_backwards)
     for key in expected:
         np.testing.assert_allclose(got[key], expected[key], rtol=1e-12, atol=1e-12, err_msg=key)
 
 
 def test_one_step_blocks_match_finite_differences(rng, monkeypatch):
-    monkeypatch.setattr(rnnbook.rnn, "BLOCK_BYTES", 1)
+    monkeypatch.setattr(rnnbook._recurrence, "BLOCK_BYTES", 1)
     x, W_x = rng.normal(size=(2, 5, 3)), rng.normal(size=(4, 3))
     W_h, b_h = rng.normal(scale=0.5, size=(4, 4)), rng.normal(size=4)
     h0, weights = rng.normal(size=(2, 4)), rng.normal(size=(2, 5, 4))

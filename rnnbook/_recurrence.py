@@ -1,0 +1,265 @@
+"""The one time loop that SimpleRNN, LSTM and GRU share: forward, backward and masking.
+
+Every recurrent layer of the book has the same skeleton. The input side of each step, an affine
+map of ``x_t``, does not depend on the recurrence, so it is computed for all steps at once:
+
+    P_t = x_t @ W_x.T + b_x                    (batch, G),   G = gates * hidden
+
+Only the recurrent side stays inside the loop, where a *cell* turns ``P_t`` and the previous
+states into the new ones. A mask ``m_t`` (1 for a real step, 0 for padding) is applied the way
+Keras applies it: at a masked step every state is carried over unchanged,
+
+    s_t = m_t * cell(P_t, s_{t-1}) + (1 - m_t) * s_{t-1},
+
+and the returned output repeats the previous one, which is zero until the first real step.
+Because the output is the hidden state itself, the output at step t is ``h_t`` once any real
+step has been read and zero before.
+
+The backward pass walks the same loop in reverse. The cell turns the gradient on its new states
+into the gradient on ``P_t`` (and on its recurrent pre-activations); this module sums those into
+``dW_x``, ``db_x`` and ``dx`` a block of steps at a time, as a few large matrix products, while
+the block is still in cache. Arrays here are time-major, (time, batch, ...), so that one step's
+slice is contiguous. Nothing here checks its arguments: the public functions of ``rnn.py``,
+``lstm.py`` and ``gru.py`` do that once, at their entry point.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import as_array, check_dim, check_rank, check_shape_matches
+
+#: The backward pass works through time in blocks of about this many bytes of gate gradients
+#: (well inside a core's L2 cache on current CPUs), so each block is still in cache when it is
+#: multiplied into the weight gradients. Any value gives the same result; only the speed changes.
+BLOCK_BYTES = 1 << 20
+
+
+# ----------------------------------------------------------------------------------------------
+# Checks shared by the public entry points
+# ----------------------------------------------------------------------------------------------
+def check_weights(W_x, W_h, biases: dict, gates: int, label: str):
+    """Validate ``W_x`` (gates*H, D), ``W_h`` (gates*H, H) and 1-d biases of length gates*H.
+
+    ``biases`` maps each bias's argument name to its value (None is allowed and kept). ``label``
+    spells out the gate blocks, e.g. "4 * hidden" or "(i, f, c, o)".
+    """
+    W_x = as_array("W_x", W_x)
+    W_h = as_array("W_h", W_h)
+    check_rank("W_x", W_x, 2, f"({label}, input)")
+    check_rank("W_h", W_h, 2, f"({label}, hidden)")
+    rows = W_x.shape[0]
+    if rows % gates:
+        raise ValueError(f"W_x must have {label} rows, a multiple of {gates}; got shape {W_x.shape}")
+    hidden = rows // gates
+    check_shape_matches("W_h", W_h, (rows, hidden), f"({label}, hidden)", "W_x", W_x.shape)
+    checked = {}
+    for name, b in biases.items():
+        if b is None:
+            checked[name] = None
+            continue
+        b = as_array(name, b)
+        check_rank(name, b, 1, f"({label},)")
+        check_shape_matches(name, b, (rows,), f"({label},)", "W_x", W_x.shape)
+        checked[name] = b
+    return W_x, W_h, checked, hidden
+
+
+def check_sequence(x, W_x):
+    """Validate ``x`` (batch, time, input) against ``W_x`` (rows, input)."""
+    x = as_array("x", x)
+    check_rank("x", x, 3, "(batch, time, input)")
+    check_dim("x", x.shape[2], W_x.shape[1],
+              f"input size of x {x.shape} must equal W_x.shape[1] for W_x {W_x.shape}")
+    if x.shape[1] == 0:
+        raise ValueError(f"x must contain at least one time step; got shape {x.shape}")
+    return x
+
+
+def check_state(name: str, h, batch: int, hidden: int):
+    """Validate an initial state of shape (batch, hidden); None stays None."""
+    if h is None:
+        return None
+    h = as_array(name, h)
+    if h.shape != (batch, hidden):
+        raise ValueError(
+            f"{name} must have shape (batch, hidden) = ({batch}, {hidden}); got {h.shape}"
+        )
+    return h
+
+
+def check_mask(mask, batch: int, time: int):
+    """Validate a (batch, time) mask of booleans (or of 0s and 1s); None stays None."""
+    if mask is None:
+        return None
+    arr = np.asarray(mask)
+    if arr.dtype.kind not in "biu":
+        raise TypeError(f"mask must be a boolean (batch, time) array; got dtype {arr.dtype} "
+                        f"with shape {arr.shape}")
+    if arr.shape != (batch, time):
+        raise ValueError(f"mask must have shape (batch, time) = ({batch}, {time}) to match x; "
+                         f"got {arr.shape}")
+    if arr.dtype.kind != "b" and not np.all((arr == 0) | (arr == 1)):
+        raise ValueError("mask must contain only 0/1 or True/False values")
+    return arr.astype(bool)
+
+
+def check_upstream(name: str, d, shape: tuple):
+    """Validate an upstream gradient such as ``dH``; NaN and inf are looked for later."""
+    d = as_array(name, d, finite=False)
+    if d.shape != shape:
+        raise ValueError(f"{name} must have shape (batch, time, hidden) = {shape}; got {d.shape}")
+    return d
+
+
+# ----------------------------------------------------------------------------------------------
+# Small kernels
+# ----------------------------------------------------------------------------------------------
+def sigmoid_(a: np.ndarray) -> np.ndarray:
+    """Logistic sigmoid in place, as ``0.5 * tanh(a / 2) + 0.5`` (no overflow for any a)."""
+    a *= 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+    return a
+
+
+def with_ones(x_tm: np.ndarray, dtype) -> np.ndarray:
+    """``[x_t, 1]`` for every step: shape (time, batch, input + 1), C-contiguous.
+
+    The column of ones lets one matrix product add the bias, ``[x_t, 1] @ [[W_x.T], [b]] =
+    x_t @ W_x.T + b`` (and, backwards, sum the gate gradients into ``db``). It also keeps the
+    inner dimension above 1: NumPy does an (n, 1) @ (1, m) product without BLAS, slowly.
+    """
+    time, batch, inputs = x_tm.shape
+    x1 = np.empty((time, batch, inputs + 1), dtype=dtype)
+    x1[..., :inputs] = x_tm
+    x1[..., inputs] = 1.0
+    return x1
+
+
+def input_projection(x1: np.ndarray, W_x: np.ndarray, b: np.ndarray, dtype) -> np.ndarray:
+    """``P_t = x_t @ W_x.T + b`` for all steps in one product: (time, batch, rows)."""
+    time, batch, inputs1 = x1.shape
+    W_xb = np.empty((inputs1, W_x.shape[0]), dtype=dtype)       # [[W_x.T], [b]]
+    W_xb[:-1] = W_x.T
+    W_xb[-1] = b
+    return (x1.reshape(time * batch, inputs1) @ W_xb).reshape(time, batch, W_x.shape[0])
+
+
+def time_major(x: np.ndarray, mask, go_backwards: bool):
+    """``x`` (batch, time, input) and ``mask`` (batch, time) in processing order, time-major.
+
+    Returns the inputs (time, batch, input) as a view and the mask as (time, batch, 1) booleans
+    (or None), both reversed in time when ``go_backwards``: Keras reverses the mask together with
+    the input.
+    """
+    x_tm = x.transpose(1, 0, 2)
+    m_tm = None if mask is None else mask.T[..., None]
+    if go_backwards:
+        x_tm = x_tm[::-1]
+        m_tm = None if m_tm is None else m_tm[::-1]
+    return x_tm, m_tm
+
+
+def seen(m_tm: np.ndarray) -> np.ndarray:
+    """Whether a real step has been read at or before each step: (time, batch, 1) booleans."""
+    return np.logical_or.accumulate(m_tm, axis=0)
+
+
+# ----------------------------------------------------------------------------------------------
+# The loop
+# ----------------------------------------------------------------------------------------------
+def run_forward(cell, P: np.ndarray, m_tm) -> None:
+    """Run ``cell`` over all steps; the cell keeps every step's states in its own buffers.
+
+    ``cell.step(t, P_t, prev)`` writes the states after step t into its buffers and returns them
+    as a tuple (hidden state first); ``cell.initial`` is the tuple of initial states. At a masked
+    step the new states are overwritten with the previous ones, in place.
+    """
+    prev = cell.initial
+    for t in range(P.shape[0]):
+        new = cell.step(t, P[t], prev)
+        if m_tm is not None:
+            carry = ~m_tm[t]
+            for s_new, s_prev in zip(new, prev):
+                np.copyto(s_new, s_prev, where=carry)
+        prev = new
+
+
+def outputs(H_tm: np.ndarray, m_tm) -> np.ndarray:
+    """The returned sequence: the hidden states, zeroed before the first real step."""
+    if m_tm is not None:
+        H_tm = np.where(seen(m_tm), H_tm, 0).astype(H_tm.dtype, copy=False)
+    return H_tm
+
+
+def run_backward(cell, x1: np.ndarray, W_x: np.ndarray, dOut_tm: np.ndarray, m_tm):
+    """Backpropagation through time for :func:`run_forward`, after it has filled ``cell``.
+
+    ``dOut_tm`` (time, batch, hidden) is dL/d(output_t). ``cell.back_step(t, g, dp, dq)`` takes
+    the gradients ``g`` on the step's new states (a list, hidden state first), writes the
+    gradient on ``P_t`` into ``dp`` and on the recurrent pre-activations into ``dq`` (the same
+    array for cells whose recurrent product adds straight into ``P_t``), and returns the gradients
+    on the previous states. ``cell.accumulate(dq_block, start, stop)`` adds one block of steps to
+    its recurrent weight gradients.
+
+    Returns ``(dW_xb, dx_tm, dstates0)``: ``[dW_x, db_x]`` of shape (rows, input + 1), the input
+    gradients (time, batch, input) and the gradients on the initial states.
+    """
+    time, batch, inputs1 = x1.shape
+    rows = W_x.shape[0]
+    dtype = x1.dtype
+    block = int(max(1, min(time, BLOCK_BYTES // (batch * rows * np.dtype(dtype).itemsize))))
+    dP = np.empty((block, batch, rows), dtype=dtype)
+    dQ = dP if cell.same_pq else np.empty_like(dP)
+    dWb = np.zeros((rows, inputs1), dtype=dtype)
+    dx_tm = np.empty((time, batch, inputs1 - 1), dtype=dtype)
+    dOut = dOut_tm if m_tm is None else np.where(seen(m_tm), dOut_tm, 0)
+    carry = [np.zeros((batch, cell.hidden), dtype=dtype) for _ in cell.initial]
+    # inf - inf and 0 * inf (invalid) only happen once something is already infinite: an
+    # overflow, which NumPy reports, or a bad input, which the caller reports by name.
+    with np.errstate(invalid="ignore"):
+        for stop in range(time, 0, -block):
+            start = max(0, stop - block)
+            n = stop - start
+            for t in range(stop - 1, start - 1, -1):
+                g = [carry[0] + dOut[t]] + carry[1:]
+                if m_tm is None:
+                    carry = cell.back_step(t, g, dP[t - start], dQ[t - start])
+                else:
+                    m = m_tm[t]
+                    back = cell.back_step(t, [gi * m for gi in g], dP[t - start], dQ[t - start])
+                    carry = [d + np.where(m, 0, gi) for d, gi in zip(back, g)]
+            flat = dP[:n].reshape(n * batch, rows)
+            dWb += flat.T @ x1[start:stop].reshape(n * batch, inputs1)
+            np.matmul(flat, W_x, out=dx_tm[start:stop].reshape(n * batch, inputs1 - 1))
+            cell.accumulate(dQ[:n], start, stop)
+    return dWb, dx_tm, carry
+
+
+def previous(states_tm: np.ndarray, initial: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """States ``s_{t-1}`` for ``t`` in ``[start, stop)``: (stop - start, batch, hidden)."""
+    if start > 0:
+        return states_tm[start - 1:stop - 1]
+    return np.concatenate([initial[None], states_tm[:stop - 1]])
+
+
+def finish_backward(dWb: np.ndarray, dx_tm: np.ndarray, go_backwards: bool,
+                    check: dict) -> tuple:
+    """Split ``[dW_x, db_x]``, put ``dx`` back in the original time order, check finiteness.
+
+    ``check`` maps argument names to arrays that are scanned for NaN/inf (to name the culprit)
+    only when the gradients turn out not to be finite.
+    """
+    inputs = dx_tm.shape[2]
+    dW_x = np.ascontiguousarray(dWb[:, :inputs])
+    db = np.ascontiguousarray(dWb[:, inputs])
+    dx = (dx_tm[::-1] if go_backwards else dx_tm).transpose(1, 0, 2)
+    if not np.all(np.isfinite(db)):
+        # A NaN or inf anywhere upstream reaches db, the column sums of the gate gradients; only
+        # then is it worth scanning the large arrays. Finite inputs can still overflow (an
+        # exploding gradient), and then the infinite gradients are returned.
+        for arg, value in check.items():
+            as_array(arg, value)
+    return dW_x, db, dx

@@ -1,0 +1,250 @@
+"""The gated recurrent unit (GRU): one step, the forward pass, and its gradients.
+
+Keras has two variants, selected by ``reset_after``. With column vectors, the gate blocks stacked
+in Keras's order **z, r, h** (``W_x`` (3H, D), ``W_h`` (3H, H)), sigma the logistic sigmoid and
+``*`` the elementwise product:
+
+``reset_after=True`` (Keras's default, the cuDNN form), with an input bias ``b_x`` and a
+recurrent bias ``b_h``, both (3H,)::
+
+    m_x = W_x x_t + b_x,        m_h = W_h h_{t-1} + b_h              (3H,) each
+    z_t = sigma(m_x^z + m_h^z)                                      update gate
+    r_t = sigma(m_x^r + m_h^r)                                      reset gate
+    h~_t = tanh(m_x^h + r_t * m_h^h)                                candidate
+    h_t = z_t * h_{t-1} + (1 - z_t) * h~_t
+
+``reset_after=False`` (the original formulation), with one bias ``b_x`` (3H,)::
+
+    z_t = sigma(W_x^z x_t + W_h^z h_{t-1} + b_x^z)
+    r_t = sigma(W_x^r x_t + W_h^r h_{t-1} + b_x^r)
+    h~_t = tanh(W_x^h x_t + W_h^h (r_t * h_{t-1}) + b_x^h)
+    h_t = z_t * h_{t-1} + (1 - z_t) * h~_t
+
+Note that ``z_t`` weighs the *old* state, as in Keras. Keras's weights are ``kernel = W_x.T``,
+``recurrent_kernel = W_h.T`` and ``bias`` = ``[b_x, b_h]`` of shape (2, 3H) (``reset_after=True``)
+or ``b_x`` of shape (3H,). The time loop, masks and sums of the backward pass are shared with
+SimpleRNN and LSTM (``rnnbook._recurrence``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _recurrence as rec
+from ._checks import as_array, check_rank, result_dtype
+
+__all__ = ["gru_step", "gru_forward", "gru_backward"]
+
+
+class _GRUCell:
+    """The GRU cell for the shared loop. ``P_t = x_t @ W_x.T + b_x`` arrives precomputed.
+
+    Buffers, time-major: ``ZR`` (time, batch, 2H) the gates, ``HC`` the candidates ``h~_t``,
+    ``H`` the states, and for ``reset_after=True`` ``MH`` = ``h_{t-1} @ W_h^h.T + b_h^h``.
+    """
+
+    def __init__(self, P, W_h, b_h, h0, reset_after):
+        time, batch, rows = P.shape
+        n = rows // 3
+        dtype = P.dtype
+        self.hidden, self.P, self.W_h, self.b_h = n, P, W_h, b_h
+        self.reset_after = reset_after
+        self.same_pq = not reset_after      # reset_after: the recurrent gradient has r * da_h
+        self.W_hT = np.ascontiguousarray(W_h.T)                      # (H, 3H)
+        self.ZR = np.empty((time, batch, 2 * n), dtype)
+        self.HC = np.empty((time, batch, n), dtype)
+        self.H = np.empty((time, batch, n), dtype)
+        if reset_after:
+            self.MH = np.empty((time, batch, n), dtype)
+        else:
+            self.W_hT_zr = np.ascontiguousarray(self.W_hT[:, :2 * n])
+            self.W_hT_h = np.ascontiguousarray(self.W_hT[:, 2 * n:])
+        self.initial = (np.zeros((batch, n), dtype) if h0 is None else h0,)
+        self.scratch = np.empty((batch, rows), dtype)
+        self.dW_h = np.zeros((rows, n), dtype)
+        self.db_h = np.zeros(rows, dtype) if reset_after else None
+
+    def step(self, t, p, prev):
+        (h_prev,) = prev
+        n = self.hidden
+        zr, hc, h = self.ZR[t], self.HC[t], self.H[t]
+        if self.reset_after:
+            mh = self.scratch
+            np.matmul(h_prev, self.W_hT, out=mh)
+            mh += self.b_h                                           # m_h = h W_h^T + b_h
+            np.add(p[:, :2 * n], mh[:, :2 * n], out=zr)
+            rec.sigmoid_(zr)                                         # z, r
+            self.MH[t] = mh[:, 2 * n:]
+            np.multiply(zr[:, n:], mh[:, 2 * n:], out=hc)            # r * m_h^h
+        else:
+            np.matmul(h_prev, self.W_hT_zr, out=zr)
+            zr += p[:, :2 * n]
+            rec.sigmoid_(zr)                                         # z, r
+            np.matmul(zr[:, n:] * h_prev, self.W_hT_h, out=hc)       # (r * h) W_h^h.T
+        hc += p[:, 2 * n:]
+        np.tanh(hc, out=hc)                                          # h~_t
+        z = zr[:, :n]
+        np.subtract(h_prev, hc, out=h)
+        h *= z
+        h += hc                          # z h_{t-1} + (1 - z) h~ = h~ + z (h_{t-1} - h~)
+        return (h,)
+
+    def back_step(self, t, g, dp, dq):
+        (gh,) = g
+        n = self.hidden
+        zr, hc = self.ZR[t], self.HC[t]
+        z, r = zr[:, :n], zr[:, n:]
+        h_prev = self.H[t - 1] if t > 0 else self.initial[0]
+        dh_prev = gh * z                                             # direct path
+        np.multiply(gh * (h_prev - hc), z * (1.0 - z), out=dp[:, :n])            # da_z
+        da_h = dp[:, 2 * n:]
+        np.multiply(gh * (1.0 - z), 1.0 - hc * hc, out=da_h)                     # da_h
+        if self.reset_after:
+            np.multiply(da_h * self.MH[t], r * (1.0 - r), out=dp[:, n:2 * n])    # da_r
+            dq[:, :2 * n] = dp[:, :2 * n]
+            np.multiply(da_h, r, out=dq[:, 2 * n:])
+            dh_prev += dq @ self.W_h
+        else:
+            d_rh = da_h @ self.W_h[2 * n:]                           # dL/d(r * h_{t-1})
+            np.multiply(d_rh * h_prev, r * (1.0 - r), out=dp[:, n:2 * n])        # da_r
+            dh_prev += d_rh * r
+            dh_prev += dp[:, :2 * n] @ self.W_h[:2 * n]
+        return [dh_prev]
+
+    def accumulate(self, dq, start, stop):
+        n = self.hidden
+        k, batch, rows = dq.shape
+        prev = rec.previous(self.H, self.initial[0], start, stop).reshape(k * batch, n)
+        flat = dq.reshape(k * batch, rows)
+        if self.reset_after:
+            self.dW_h += flat.T @ prev
+            self.db_h += flat.sum(axis=0)
+        else:
+            r = self.ZR[start:stop, :, n:].reshape(k * batch, n)
+            self.dW_h[:2 * n] += flat[:, :2 * n].T @ prev
+            self.dW_h[2 * n:] += flat[:, 2 * n:].T @ (r * prev)
+
+
+def _prepare(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, extra=()):
+    W_x, W_h, biases, hidden = rec.check_weights(W_x, W_h, {"b_x": b_x, "b_h": b_h}, 3,
+                                                 "3 * hidden")
+    b_x, b_h = biases["b_x"], biases["b_h"]
+    if b_x is None:
+        raise ValueError("b_x must be an array of shape (3 * hidden,); got None "
+                         "(use zeros for a layer without a bias)")
+    if reset_after and b_h is None:
+        raise ValueError("b_h (the recurrent bias) is required when reset_after=True; got None")
+    if not reset_after and b_h is not None:
+        raise ValueError(f"b_h must be None when reset_after=False (Keras has one bias then); "
+                         f"got an array of shape {b_h.shape}")
+    x = rec.check_sequence(x, W_x)
+    batch, time, _ = x.shape
+    h0 = rec.check_state("h0", h0, batch, hidden)
+    mask = rec.check_mask(mask, batch, time)
+    arrays = [a for a in (x, W_x, W_h, b_x, b_h, h0, *extra) if a is not None]
+    return x, W_x, W_h, b_x, b_h, h0, mask, result_dtype(*arrays)
+
+
+def _forward(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, go_backwards, dtype):
+    """Unchecked forward pass: the filled cell, ``[x_t, 1]``, the mask and ``W_x``, time-major."""
+    x_tm, m_tm = rec.time_major(x, mask, go_backwards)
+    x1 = rec.with_ones(x_tm, dtype)
+    W_x, W_h, b_x, b_h, h0 = [None if a is None else a.astype(dtype, copy=False)
+                              for a in (W_x, W_h, b_x, b_h, h0)]
+    cell = _GRUCell(rec.input_projection(x1, W_x, b_x, dtype), W_h, b_h, h0, reset_after)
+    rec.run_forward(cell, cell.P, m_tm)
+    return cell, x1, m_tm, W_x
+
+
+def gru_step(x_t, h_prev, W_x, W_h, b_x, b_h, reset_after: bool = True) -> np.ndarray:
+    """One GRU step for a batch (the module docstring gives both variants' equations).
+
+    Computed by the same code as one step of :func:`gru_forward`.
+
+    Args:
+        x_t: inputs, shape (batch, input).
+        h_prev: previous states, shape (batch, hidden).
+        W_x: input weights, shape (3 * hidden, input), gate blocks z, r, h.
+        W_h: recurrent weights, shape (3 * hidden, hidden).
+        b_x: input bias, shape (3 * hidden,).
+        b_h: recurrent bias, shape (3 * hidden,) when ``reset_after``; None otherwise.
+        reset_after: Keras's ``reset_after`` (True by default, as in Keras).
+
+    Returns:
+        ``h_t``, shape (batch, hidden).
+    """
+    x_t = as_array("x_t", x_t)
+    check_rank("x_t", x_t, 2, "(batch, input)")
+    x, W_x, W_h, b_x, b_h, _, _, dtype = _prepare(x_t[:, None], W_x, W_h, b_x, b_h, None, None,
+                                                  reset_after)
+    h_prev = rec.check_state("h_prev", h_prev, x_t.shape[0], W_h.shape[1])
+    dtype = result_dtype(dtype, h_prev)
+    cell, _, _, _ = _forward(x, W_x, W_h, b_x, b_h, h_prev, None, reset_after, False, dtype)
+    return cell.H[0]
+
+
+def gru_forward(x, W_x, W_h, b_x, b_h, h0=None, reset_after: bool = True,
+                go_backwards: bool = False, mask=None) -> np.ndarray:
+    """Run the GRU over whole sequences and return every output.
+
+    The input projections ``x_t @ W_x.T + b_x`` of all steps are one matrix product; only the
+    recurrent products and the gates stay in the loop over time.
+
+    Args:
+        x: input sequences, shape (batch, time, input).
+        W_x, W_h, b_x, b_h, reset_after: as for :func:`gru_step`.
+        h0: initial states, shape (batch, hidden), or None for zeros.
+        go_backwards: read the sequences from the last step to the first; the outputs stay in
+            that processing order, as in Keras.
+        mask: None, or booleans (batch, time) in the original time order of ``x``. At a masked
+            step the state is carried over unchanged; the output repeats the previous one (zeros
+            before the first real step), as Keras returns it.
+
+    Returns:
+        The outputs, shape (batch, time, hidden) (``return_sequences=True``); float32 when every
+        input is float32, float64 otherwise.
+    """
+    x, W_x, W_h, b_x, b_h, h0, mask, dtype = _prepare(x, W_x, W_h, b_x, b_h, h0, mask,
+                                                      reset_after)
+    cell, _, m_tm, _ = _forward(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, go_backwards,
+                                dtype)
+    return rec.outputs(cell.H, m_tm).transpose(1, 0, 2)
+
+
+def gru_backward(x, W_x, W_h, b_x, b_h, dH, h0=None, reset_after: bool = True,
+                 go_backwards: bool = False, mask=None) -> dict:
+    """Backpropagation through time for :func:`gru_forward`.
+
+    Given ``dH[:, t] = dL/d(output_t)`` and the carried ``g_t = dL/dh_t``, one step back reads
+
+        da_z = g_t * (h_{t-1} - h~_t) * z_t (1 - z_t)
+        da_h = g_t * (1 - z_t) * (1 - h~_t**2)                  (pre-activation of h~_t)
+        reset_after=True:   da_r = da_h * m_h^h * r_t (1 - r_t)
+            the recurrent product sees dm_h = [da_z, da_r, r_t * da_h], so
+            dL/dh_{t-1} = g_t * z_t + dm_h @ W_h,   dW_h += dm_h.T @ h_{t-1},  db_h += sum dm_h
+        reset_after=False:  d(r h) = da_h @ W_h^h,   da_r = d(r h) * h_{t-1} * r_t (1 - r_t)
+            dL/dh_{t-1} = g_t * z_t + d(r h) * r_t + [da_z, da_r] @ W_h^{zr}
+            dW_h^{zr} += [da_z, da_r].T @ h_{t-1},   dW_h^h += da_h.T @ (r_t * h_{t-1})
+
+    and, for both, ``dW_x = sum_t da_t.T @ x_t`` and ``db_x = sum_t sum_b da_t`` with
+    ``da_t = [da_z, da_r, da_h]``. The computation runs in the promoted dtype of all arguments.
+
+    Args:
+        x, W_x, W_h, b_x, b_h, h0, reset_after, go_backwards, mask: as for :func:`gru_forward`.
+        dH: upstream gradients on the outputs, shape (batch, time, hidden), in processing order.
+
+    Returns:
+        A dict with ``W_x`` (3H, input), ``W_h`` (3H, hidden), ``b_x`` (3H,), ``b_h`` (3H,)
+        or None when ``b_h`` is None, ``x`` (batch, time, input) in the original time order,
+        and ``h0`` (batch, hidden).
+    """
+    x, W_x, W_h, b_x, b_h, h0, mask, dtype = _prepare(x, W_x, W_h, b_x, b_h, h0, mask,
+                                                      reset_after)
+    batch, time, _ = x.shape
+    dH = rec.check_upstream("dH", dH, (batch, time, W_h.shape[1]))
+    dtype = result_dtype(dtype, dH)
+    cell, x1, m_tm, W_x_ = _forward(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, go_backwards,
+                                    dtype)
+    dWb, dx_tm, (dh0,) = rec.run_backward(cell, x1, W_x_, dH.transpose(1, 0, 2), m_tm)
+    dW_x, db_x, dx = rec.finish_backward(dWb, dx_tm, go_backwards, {"dH": dH})
+    return {"W_x": dW_x, "W_h": cell.dW_h, "b_x": db_x, "b_h": cell.db_h, "x": dx, "h0": dh0}

@@ -1,0 +1,203 @@
+"""The long short-term memory (LSTM) layer: one step, the forward pass, and its gradients.
+
+With column vectors, one step of the LSTM reads (sigma is the logistic sigmoid, * is the
+elementwise product):
+
+    [a_i; a_f; a_c; a_o] = W_x x_t + W_h h_{t-1} + b          (4H,)
+    i_t = sigma(a_i)      input gate
+    f_t = sigma(a_f)      forget gate
+    c~_t = tanh(a_c)      candidate cell
+    o_t = sigma(a_o)      output gate
+    c_t = f_t * c_{t-1} + i_t * c~_t
+    h_t = o_t * tanh(c_t)
+
+``W_x`` (4H, D), ``W_h`` (4H, H) and ``b`` (4H,) stack the four gate blocks along their first
+axis in Keras's order **i, f, c, o**, so that, as for SimpleRNN, Keras's ``kernel`` is ``W_x.T``
+(D, 4H), its ``recurrent_kernel`` is ``W_h.T`` (H, 4H) and its ``bias`` is ``b``. Code keeps a
+batch in rows: ``a = x_t @ W_x.T + h_{t-1} @ W_h.T + b``. The time loop, the masks and the sums of
+the backward pass are shared with SimpleRNN and GRU (``rnnbook._recurrence``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _recurrence as rec
+from ._checks import as_array, check_rank, result_dtype
+
+__all__ = ["lstm_step", "lstm_forward", "lstm_backward"]
+
+
+class _LSTMCell:
+    """The LSTM cell for the shared loop. ``P_t = x_t @ W_x.T + b`` arrives precomputed.
+
+    Buffers, time-major: ``A`` (time, batch, 4H) holds ``P_t`` and is overwritten with the gate
+    values ``[i, f, c~, o]``; ``H`` and ``C`` hold the states, ``TC`` holds ``tanh(c_t)``.
+    """
+
+    same_pq = True
+
+    def __init__(self, P, W_h, h0, c0):
+        time, batch, rows = P.shape
+        hidden = rows // 4
+        dtype = P.dtype
+        self.hidden, self.A, self.W_h = hidden, P, W_h
+        self.W_hT = np.ascontiguousarray(W_h.T)
+        self.H = np.empty((time, batch, hidden), dtype)
+        self.C = np.empty((time, batch, hidden), dtype)
+        self.TC = np.empty((time, batch, hidden), dtype)
+        zeros = np.zeros((batch, hidden), dtype)
+        self.initial = (zeros if h0 is None else h0, zeros if c0 is None else c0)
+        self.scratch = np.empty((batch, rows), dtype)
+        self.dW_h = np.zeros((rows, hidden), dtype)
+
+    def step(self, t, p, prev):
+        h_prev, c_prev = prev
+        n = self.hidden
+        a = self.A[t]                                        # P_t, then the gate values
+        np.matmul(h_prev, self.W_hT, out=self.scratch)
+        a += self.scratch                                    # (x W_x^T + b) + h W_h^T
+        rec.sigmoid_(a[:, :2 * n])                           # i, f
+        np.tanh(a[:, 2 * n:3 * n], out=a[:, 2 * n:3 * n])    # c~
+        rec.sigmoid_(a[:, 3 * n:])                           # o
+        i, f, cc, o = a[:, :n], a[:, n:2 * n], a[:, 2 * n:3 * n], a[:, 3 * n:]
+        c, tc, h = self.C[t], self.TC[t], self.H[t]
+        np.multiply(f, c_prev, out=c)
+        np.multiply(i, cc, out=tc)
+        c += tc                                              # c_t = f c_{t-1} + i c~
+        np.tanh(c, out=tc)
+        np.multiply(o, tc, out=h)                            # h_t = o tanh(c_t)
+        return (h, c)
+
+    def back_step(self, t, g, dp, dq):
+        gh, gc = g
+        n = self.hidden
+        a = self.A[t]
+        i, f, cc, o = a[:, :n], a[:, n:2 * n], a[:, 2 * n:3 * n], a[:, 3 * n:]
+        tc = self.TC[t]
+        c_prev = self.C[t - 1] if t > 0 else self.initial[1]
+        dc = gc + gh * o * (1.0 - tc * tc)                   # dL/dc_t
+        np.multiply(dc * cc, i * (1.0 - i), out=dp[:, :n])             # da_i
+        np.multiply(dc * c_prev, f * (1.0 - f), out=dp[:, n:2 * n])    # da_f
+        np.multiply(dc * i, 1.0 - cc * cc, out=dp[:, 2 * n:3 * n])     # da_c
+        np.multiply(gh * tc, o * (1.0 - o), out=dp[:, 3 * n:])         # da_o
+        return [dp @ self.W_h, dc * f]                       # dL/dh_{t-1}, dL/dc_{t-1}
+
+    def accumulate(self, dq, start, stop):
+        prev = rec.previous(self.H, self.initial[0], start, stop)
+        n, batch, rows = dq.shape
+        self.dW_h += dq.reshape(n * batch, rows).T @ prev.reshape(n * batch, self.hidden)
+
+
+def _prepare(x, W_x, W_h, b, h0, c0, mask, extra=()):
+    W_x, W_h, biases, hidden = rec.check_weights(W_x, W_h, {"b": b}, 4, "4 * hidden")
+    x = rec.check_sequence(x, W_x)
+    batch, time, _ = x.shape
+    h0 = rec.check_state("h0", h0, batch, hidden)
+    c0 = rec.check_state("c0", c0, batch, hidden)
+    mask = rec.check_mask(mask, batch, time)
+    arrays = [a for a in (x, W_x, W_h, biases["b"], h0, c0, *extra) if a is not None]
+    return x, W_x, W_h, biases["b"], h0, c0, mask, result_dtype(*arrays)
+
+
+def _forward(x, W_x, W_h, b, h0, c0, mask, go_backwards, dtype):
+    """Unchecked forward pass: the filled cell, ``[x_t, 1]``, the mask and ``W_x``, time-major."""
+    x_tm, m_tm = rec.time_major(x, mask, go_backwards)
+    x1 = rec.with_ones(x_tm, dtype)
+    W_x, W_h, b, h0, c0 = [None if a is None else a.astype(dtype, copy=False)
+                           for a in (W_x, W_h, b, h0, c0)]
+    cell = _LSTMCell(rec.input_projection(x1, W_x, b, dtype), W_h, h0, c0)
+    rec.run_forward(cell, cell.A, m_tm)
+    return cell, x1, m_tm, W_x
+
+
+def lstm_step(x_t, h_prev, c_prev, W_x, W_h, b) -> tuple[np.ndarray, np.ndarray]:
+    """One LSTM step for a batch (the module docstring gives the equations).
+
+    Computed by the same code as one step of :func:`lstm_forward`.
+
+    Args:
+        x_t: inputs, shape (batch, input).
+        h_prev, c_prev: previous hidden and cell states, shape (batch, hidden) each.
+        W_x: input weights, shape (4 * hidden, input), gate blocks i, f, c, o.
+        W_h: recurrent weights, shape (4 * hidden, hidden).
+        b: bias, shape (4 * hidden,).
+
+    Returns:
+        ``(h_t, c_t)``, shape (batch, hidden) each.
+    """
+    x_t = as_array("x_t", x_t)
+    check_rank("x_t", x_t, 2, "(batch, input)")
+    x, W_x, W_h, b, _, _, _, dtype = _prepare(x_t[:, None], W_x, W_h, b, None, None, None)
+    hidden = W_h.shape[1]
+    h_prev = rec.check_state("h_prev", h_prev, x_t.shape[0], hidden)
+    c_prev = rec.check_state("c_prev", c_prev, x_t.shape[0], hidden)
+    dtype = result_dtype(dtype, h_prev, c_prev)
+    cell, _, _, _ = _forward(x, W_x, W_h, b, h_prev, c_prev, None, False, dtype)
+    return cell.H[0], cell.C[0]
+
+
+def lstm_forward(x, W_x, W_h, b, h0=None, c0=None, go_backwards: bool = False,
+                 mask=None) -> tuple[np.ndarray, np.ndarray]:
+    """Run the LSTM over whole sequences; return every output and every cell state.
+
+    The input projections ``x_t @ W_x.T + b`` of all steps are one matrix product; only
+    ``h_{t-1} @ W_h.T`` and the gates stay in the loop over time. (Keras adds the bias after the
+    recurrent product, so the two differ in the last bits of float32.)
+
+    Args:
+        x: input sequences, shape (batch, time, input).
+        W_x: input weights, shape (4 * hidden, input), gate blocks i, f, c, o.
+        W_h: recurrent weights, shape (4 * hidden, hidden).
+        b: bias, shape (4 * hidden,).
+        h0, c0: initial hidden and cell states, shape (batch, hidden), or None for zeros.
+        go_backwards: read the sequences from the last step to the first; the results stay in
+            that processing order, as in Keras.
+        mask: None, or booleans (batch, time) in the original time order of ``x``. At a masked
+            step both states are carried over unchanged; the output repeats the previous one
+            (zeros before the first real step), as Keras returns it.
+
+    Returns:
+        ``(H, C)``, both (batch, time, hidden): ``H`` is the output sequence (Keras's
+        ``return_sequences=True``; ``H[:, -1]`` is the final output and, without a mask, the
+        final hidden state) and ``C`` holds the cell state after every step (``C[:, -1]`` is
+        the final cell state Keras returns with ``return_state=True``). float32 when every input
+        is float32, float64 otherwise.
+    """
+    x, W_x, W_h, b, h0, c0, mask, dtype = _prepare(x, W_x, W_h, b, h0, c0, mask)
+    cell, _, m_tm, _ = _forward(x, W_x, W_h, b, h0, c0, mask, go_backwards, dtype)
+    return rec.outputs(cell.H, m_tm).transpose(1, 0, 2), cell.C.transpose(1, 0, 2)
+
+
+def lstm_backward(x, W_x, W_h, b, dH, h0=None, c0=None, go_backwards: bool = False,
+                  mask=None) -> dict:
+    """Backpropagation through time for :func:`lstm_forward`.
+
+    Given ``dH[:, t] = dL/d(output_t)``, the recursion runs from the last step to the first with
+    two carried gradients, ``g_t = dL/dh_t`` and ``dL/dc_t``:
+
+        dc_t   = dL/dc_t (carried) + g_t * o_t * (1 - tanh(c_t)**2)
+        da_i   = dc_t * c~_t * i_t (1 - i_t)         da_f = dc_t * c_{t-1} * f_t (1 - f_t)
+        da_c   = dc_t * i_t * (1 - c~_t**2)          da_o = g_t * tanh(c_t) * o_t (1 - o_t)
+        dL/dh_{t-1} = da_t @ W_h,    dL/dc_{t-1} = dc_t * f_t       (the additive path)
+        dW_x = sum_t da_t.T @ x_t,   dW_h = sum_t da_t.T @ h_{t-1},   db = sum_t sum_b da_t
+
+    with ``da_t = [da_i, da_f, da_c, da_o]`` (batch, 4H). The computation runs in the promoted
+    dtype of all arguments, ``dH`` included.
+
+    Args:
+        x, W_x, W_h, b, h0, c0, go_backwards, mask: as for :func:`lstm_forward`.
+        dH: upstream gradients on the outputs, shape (batch, time, hidden), in processing order.
+
+    Returns:
+        A dict with ``W_x`` (4H, input), ``W_h`` (4H, hidden), ``b`` (4H,), ``x`` (batch, time,
+        input) in the original time order, ``h0`` and ``c0`` (batch, hidden).
+    """
+    x, W_x, W_h, b, h0, c0, mask, dtype = _prepare(x, W_x, W_h, b, h0, c0, mask)
+    batch, time, _ = x.shape
+    dH = rec.check_upstream("dH", dH, (batch, time, W_h.shape[1]))
+    dtype = result_dtype(dtype, dH)
+    cell, x1, m_tm, W_x_ = _forward(x, W_x, W_h, b, h0, c0, mask, go_backwards, dtype)
+    dWb, dx_tm, (dh0, dc0) = rec.run_backward(cell, x1, W_x_, dH.transpose(1, 0, 2), m_tm)
+    dW_x, db, dx = rec.finish_backward(dWb, dx_tm, go_backwards, {"dH": dH})
+    return {"W_x": dW_x, "W_h": cell.dW_h, "b": db, "x": dx, "h0": dh0, "c0": dc0}

@@ -1,6 +1,6 @@
 """The book's running model in NumPy: a SimpleRNN read out at its last step by a sigmoid unit.
 
-This is Keras's ``Sequential([SimpleRNN(H), Dense(1, activation="sigmoid")])``:
+This is Keras's ``Sequential([SimpleRNN(H), Dense(1, activation="sigmoid")])``::
 
     h_t = tanh(W_h h_{t-1} + W_x x_t + b_h),   t = 1..T,   h_0 = 0
     z   = W_y h_T + b_y                         (the logit)
@@ -24,6 +24,10 @@ from .rnn import rnn_backward, rnn_forward
 __all__ = ["PARAM_NAMES", "classifier_logits", "classifier_predict",
            "classifier_loss_and_grads", "train_classifier"]
 
+#: The keys of the classifier's parameter dict, in a fixed order. ``W_x`` (H, D), ``W_h``
+#: (H, H) and ``b_h`` (H,) belong to the recurrent layer, ``W_y`` (1, H) and ``b_y`` (1,) to
+#: the output unit. Every function here checks that ``params`` holds them all; gradients come
+#: back with the same keys.
 PARAM_NAMES = ("W_x", "W_h", "b_h", "W_y", "b_y")
 
 
@@ -49,7 +53,7 @@ def classifier_loss_and_grads(params: dict, x, y) -> tuple[float, dict]:
     """Mean binary cross-entropy and its gradient for every parameter, by backpropagation.
 
     Args:
-        params: dict with ``PARAM_NAMES``.
+        params: dict with the keys :data:`~rnnbook.classifier.PARAM_NAMES`.
         x: inputs, shape (batch, time, input).
         y: labels in {0, 1}, shape (batch, 1) (shape (batch,) is accepted and reshaped).
 
@@ -86,10 +90,14 @@ def train_classifier(params: dict, x, y, optimizer, *, epochs: int = 1, batch_si
     batch-size-weighted mean of those, which is what Keras's ``history.history["loss"]`` holds.
 
     Args:
-        params: dict with ``PARAM_NAMES``; updated in place.
-        x, y: the whole training set, (N, time, input) and (N, 1).
+        params: dict with the keys :data:`~rnnbook.classifier.PARAM_NAMES`; updated in place.
+        x: the inputs of the whole training set, shape (N, time, input).
+        y: the labels in {0, 1} of the whole training set, shape (N, 1) (shape (N,) is
+            accepted and reshaped).
         optimizer: an ``rnnbook.SGD`` or ``rnnbook.Adam`` (anything with ``step(params, grads)``).
-        epochs, batch_size: as in ``model.fit``.
+        epochs: the number of passes over the data, as in ``model.fit``.
+        batch_size: the number of sequences per update, as in ``model.fit``; the last batch of
+            an epoch holds what is left.
         clip_norm: if given, gradients are rescaled to this global norm at most before each step.
 
     Returns:

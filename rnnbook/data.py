@@ -54,9 +54,13 @@ class SplitData(NamedTuple):
     """A chronological train/validation/test split (see :func:`chronological_split`).
 
     Attributes:
-        train, val, test: :class:`Windows` for each period, in time order.
-        mean, std: the statistics the inputs were standardised with, computed on ``train.x``
-            only (``mean = 0.0``, ``std = 1.0`` when standardisation was switched off).
+        train: :class:`Windows` of the training period (the earliest dates), in time order.
+        val: :class:`Windows` of the validation period (after ``train``), in time order.
+        test: :class:`Windows` of the test period (the latest dates), in time order.
+        mean: the mean the inputs were standardised with, computed on the training inputs
+            only (0.0 when standardisation was switched off).
+        std: the standard deviation the inputs were divided by, computed on the training
+            inputs only (1.0 when standardisation was switched off).
     """
 
     train: Windows
@@ -161,7 +165,7 @@ def _seattle_series(table, feature: str) -> np.ndarray:
 def seattle_rain_windows(window: int = 10, feature: str = "precipitation") -> Windows:
     """Ten (``window``) days of one weather series, labelled "does it rain the next day?".
 
-    For days ``d = 1..N`` with measurement ``s_d`` and precipitation ``p_d``, example ``i`` is
+    For days ``d = 1..N`` with measurement ``s_d`` and precipitation ``p_d``, example ``i`` is::
 
         x_i = (s_i, ..., s_{i+window-1}),    y_i = 1 if p_{i+window} > 0 else 0,
 
@@ -229,8 +233,10 @@ def split_masks(dates, val_start: str = "2014-01-01",
 
     Args:
         dates: one date per example, shape (n,), datetime64, strictly increasing.
-        val_start, test_start: the first day of the validation and test periods
-            (anything ``np.datetime64`` accepts, e.g. ``"2014-01-01"``), ``val_start < test_start``.
+        val_start: the first day of the validation period (anything ``np.datetime64``
+            accepts, e.g. ``"2014-01-01"``); earlier dates are training examples.
+        test_start: the first day of the test period, after ``val_start``; dates from
+            ``val_start`` up to the day before ``test_start`` are validation examples.
 
     Returns:
         ``(train, val, test)``, three boolean arrays of shape (n,), each with at least one True.
@@ -256,16 +262,18 @@ def chronological_split(x, y, dates, *, val_start: str = "2014-01-01",
     """Split windows by date into train / validation / test and standardise them.
 
     The split is chronological (:func:`split_masks`), never shuffled, so the model is judged on
-    days after those it learned from. Standardisation uses the training inputs only:
+    days after those it learned from. Standardisation uses the training inputs only::
 
         mean = mean(train.x),   std = std(train.x),   x' = (x - mean) / std   for every part,
 
     so nothing about the validation or test periods leaks into training.
 
     Args:
-        x: inputs, shape (n, time, features); y: labels, shape (n, 1); dates: shape (n,),
-            datetime64, strictly increasing (e.g. the fields of :func:`seattle_rain_windows`).
-        val_start, test_start: first days of the validation and test periods.
+        x: inputs, shape (n, time, features) (e.g. the ``x`` of :func:`seattle_rain_windows`).
+        y: labels in {0, 1}, shape (n, 1).
+        dates: the date of each example, shape (n,), datetime64, strictly increasing.
+        val_start: the first day of the validation period (see :func:`split_masks`).
+        test_start: the first day of the test period (see :func:`split_masks`).
         standardise: if False, return the inputs unchanged (``mean = 0.0``, ``std = 1.0``).
 
     Returns:

@@ -18,7 +18,11 @@ import numpy as np
 
 __all__ = ["setup", "TF_ENVIRONMENT"]
 
-#: Environment variables set before TensorFlow's first import.
+#: Environment variables :func:`rnnbook.setup` sets before TensorFlow's first import.
+#: ``TF_CPP_MIN_LOG_LEVEL = "3"`` silences TensorFlow's C++ log lines (info, warnings and
+#: errors alike; Python exceptions still surface), and ``TF_ENABLE_ONEDNN_OPTS = "0"`` turns
+#: off the oneDNN kernels, whose banner would land in a notebook's stderr and whose
+#: floating-point summation order can change from run to run.
 TF_ENVIRONMENT = {
     "TF_CPP_MIN_LOG_LEVEL": "3",   # no C++ INFO/WARNING/ERROR lines
     "TF_ENABLE_ONEDNN_OPTS": "0",  # no oneDNN banner; bit-identical reruns
@@ -28,7 +32,7 @@ TF_ENVIRONMENT = {
 def setup(seed: int = 0, *, keras: bool = True, precision: int = 4) -> np.random.Generator:
     """Make a notebook quiet and repeatable, and return a seeded NumPy generator.
 
-    * sets the variables in ``TF_ENVIRONMENT`` (and warns if TensorFlow was already imported, since it then
+    * sets the variables in :data:`~rnnbook.notebook.TF_ENVIRONMENT` (and warns if TensorFlow was already imported, since it then
       comes too late);
     * seeds Python's ``random`` and NumPy's legacy global generator, and, when ``keras`` is true,
       imports TensorFlow (discarding the native log lines it writes while loading) and Keras,

@@ -64,7 +64,7 @@ class SGD:
 class Adam:
     """Adam, exactly as ``keras.optimizers.Adam`` (Keras 3) implements it.
 
-    With ``t = iterations + 1`` and per-parameter moments ``m``, ``v`` starting at zero:
+    With ``t = iterations + 1`` and per-parameter moments ``m``, ``v`` starting at zero::
 
         alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)
         m <- m + (g - m) * (1 - beta_1)

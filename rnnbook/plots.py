@@ -215,7 +215,9 @@ def draw_rnn_architecture(ax: Axes | None, kind: str, steps: int = 4, *,
     * ``"one-to-many"``: one input at the first step, an output at every step; each output is
       fed back (dashed arrows) as the next step's input.
     * ``"encoder-decoder"``: an encoder reads ``steps`` inputs; its final state starts a decoder
-      (a different colour, other weights) that emits ``steps - 1`` outputs.
+      (a different colour, other weights) that emits ``steps - 1`` outputs. During training the
+      decoder reads the previous target at each step (teacher forcing): its inputs are
+      ``y_0`` (a start symbol), ``y_1``, ..., one step behind its outputs.
 
     Args:
         ax: the Axes to draw on, or None to create one.
@@ -235,6 +237,7 @@ def draw_rnn_architecture(ax: Axes | None, kind: str, steps: int = 4, *,
         _, ax = plt.subplots(figsize=(1.1 * steps + 0.9, 2.8))
     _check_ax(ax)
 
+    label_size = 13  # box labels: readable when the figure is scaled to the page's width
     y_x, y_h, y_y = 0.0, 1.1, 2.2
     gap = 1.2
     fb = WEIGHT_COLORS["feedback"]
@@ -247,15 +250,18 @@ def draw_rnn_architecture(ax: Axes | None, kind: str, steps: int = 4, *,
             if t > 0:
                 _arrow(ax, (cx - gap, y_h), (cx, y_h), WEIGHT_COLORS["W_h"])
             if enc:
-                _box(ax, (cx, y_x), f"$x_{{{t + 1}}}$", _FILL["x"], fontsize=9)
+                _box(ax, (cx, y_x), f"$x_{{{t + 1}}}$", _FILL["x"], fontsize=label_size)
                 _arrow(ax, (cx, y_x), (cx, y_h), WEIGHT_COLORS["W_x"])
             else:
-                _box(ax, (cx, y_y), f"$y_{{{t - n_enc + 1}}}$", _FILL["y"], fontsize=9)
+                j = t - n_enc + 1  # decoder step: reads target j - 1, emits target j
+                _box(ax, (cx, y_x), f"$y_{{{j - 1}}}$", _FILL["x"], fontsize=label_size)
+                _arrow(ax, (cx, y_x), (cx, y_h), WEIGHT_COLORS["W_x"])
+                _box(ax, (cx, y_y), f"$y_{{{j}}}$", _FILL["y"], fontsize=label_size)
                 _arrow(ax, (cx, y_h), (cx, y_y), WEIGHT_COLORS["W_y"])
         ax.text(gap * (n_enc - 1) / 2, y_h + 0.4, "encoder", ha="center", va="bottom",
-                fontsize=9)
-        ax.text(gap * (n_enc + (n_dec - 1) / 2), y_h - 0.4, "decoder", ha="center", va="top",
-                fontsize=9)
+                fontsize=label_size - 1)
+        ax.text(gap * (n_enc + (n_dec - 1) / 2), y_y + _BOX_H / 2 + 0.08,
+                "decoder (teacher forcing)", ha="center", va="bottom", fontsize=label_size - 1)
     else:
         n = steps
         for t in range(n):
@@ -264,11 +270,11 @@ def draw_rnn_architecture(ax: Axes | None, kind: str, steps: int = 4, *,
             if t > 0:
                 _arrow(ax, (cx - gap, y_h), (cx, y_h), WEIGHT_COLORS["W_h"])
             if kind != "one-to-many" or t == 0:
-                _box(ax, (cx, y_x), f"$x_{{{t + 1}}}$", _FILL["x"], fontsize=9)
+                _box(ax, (cx, y_x), f"$x_{{{t + 1}}}$", _FILL["x"], fontsize=label_size)
                 _arrow(ax, (cx, y_x), (cx, y_h), WEIGHT_COLORS["W_x"])
             if kind != "many-to-one" or t == n - 1:
                 label = "$y$" if kind == "many-to-one" else f"$y_{{{t + 1}}}$"
-                _box(ax, (cx, y_y), label, _FILL["y"], fontsize=9)
+                _box(ax, (cx, y_y), label, _FILL["y"], fontsize=label_size)
                 _arrow(ax, (cx, y_h), (cx, y_y), WEIGHT_COLORS["W_y"])
             if kind == "one-to-many" and t < n - 1:
                 # y_t becomes the input of step t+1: from y_t's right edge to the top-left of
@@ -277,8 +283,9 @@ def draw_rnn_architecture(ax: Axes | None, kind: str, steps: int = 4, *,
                        (cx + gap - _BOX_W / 4, y_h + _BOX_H / 2 + 0.03), fb, dashed=True,
                        clip=False, connectionstyle="arc3,rad=-0.3")
     if title:
-        ax.set_title(f"{kind}\n({ARCHITECTURES[kind]})", fontsize=10)
-    _finish(ax, -0.5, gap * (n - 1) + 0.5, y_x - _BOX_H / 2 - 0.1, y_y + _BOX_H / 2 + 0.1)
+        ax.set_title(f"{kind}\n({ARCHITECTURES[kind]})", fontsize=label_size)
+    top = y_y + _BOX_H / 2 + (0.55 if kind == "encoder-decoder" else 0.1)
+    _finish(ax, -0.5, gap * (n - 1) + 0.5, y_x - _BOX_H / 2 - 0.1, top)
     return ax
 
 
@@ -287,7 +294,9 @@ def draw_rnn_architectures(axes: Sequence[Axes] | None = None, steps: int = 4) -
 
     Args:
         axes: four Axes (any sequence or array of them, in the order of :data:`ARCHITECTURES`),
-            or None to create a 1 x 4 figure.
+            or None to create a figure with the first three arrangements in a row and the
+            wider encoder-decoder below them, sized so that its labels stay readable at the
+            width of a book page.
         steps: time steps per panel (>= 2); the encoder-decoder panel uses ``2 * steps - 1``
             columns.
 
@@ -298,8 +307,9 @@ def draw_rnn_architectures(axes: Sequence[Axes] | None = None, steps: int = 4) -
     if axes is None:
         import matplotlib.pyplot as plt
 
-        _, axes = plt.subplots(1, 4, figsize=(13, 3.0),
-                               gridspec_kw={"width_ratios": [steps] * 3 + [2 * steps - 1]})
+        fig = plt.figure(figsize=(9.0, 5.2), layout="constrained")
+        grid = fig.add_gridspec(2, 3, height_ratios=[1.0, 1.2])
+        axes = [fig.add_subplot(grid[0, i]) for i in range(3)] + [fig.add_subplot(grid[1, :])]
     axes = list(np.ravel(np.asarray(axes, dtype=object)))
     if len(axes) != len(ARCHITECTURES):
         raise ValueError(f"axes must hold {len(ARCHITECTURES)} Axes, one per arrangement; "

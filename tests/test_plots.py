@@ -116,7 +116,9 @@ EXPECTED = {
     "many-to-one": lambda n: (2 * n + 1, 2 * n),                 # n x, n h, 1 y; n-1 W_h
     "many-to-many": lambda n: (3 * n, 3 * n - 1),
     "one-to-many": lambda n: (2 * n + 1, 2 * n + (n - 1)),       # n-1 dashed feedback arrows
-    "encoder-decoder": lambda n: (n + (2 * n - 1) + (n - 1), n + (2 * n - 2) + (n - 1)),
+    # encoder: n inputs; decoder (teacher forcing): n - 1 inputs and n - 1 outputs
+    "encoder-decoder": lambda n: (n + (2 * n - 1) + 2 * (n - 1),
+                                  n + (2 * n - 2) + 2 * (n - 1)),
 }
 
 
@@ -186,3 +188,19 @@ def test_hidden_heatmap_rejects_non_positive_vmax(ax):
     with pytest.raises(ValueError, match="vmax"):
         plot_hidden_heatmap(ax, np.zeros((3, 2)), vmax=0.0)
 
+
+def test_decoder_reads_the_previous_target(ax):
+    draw_rnn_architecture(ax, "encoder-decoder", 4)
+    labels = texts(ax)
+    # teacher forcing: the decoder's inputs are y_0 (start symbol), y_1, y_2; its outputs y_1..y_3
+    assert [f"$y_{{{j}}}$" in labels for j in range(4)] == [True] * 4
+    assert labels.count("$y_{1}$") == labels.count("$y_{2}$") == 2   # read once, emitted once
+    assert any("teacher forcing" in s for s in labels)
+
+
+def test_architecture_labels_are_large_enough_to_read():
+    fig = draw_rnn_architectures(steps=4)
+    sizes = [t.get_fontsize() for a in fig.axes for t in a.texts + [a.title]
+             if t.get_text()]
+    assert min(sizes) >= 12
+    assert fig.get_figwidth() <= 9.5        # shown at about page width, so little shrinking

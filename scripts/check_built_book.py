@@ -237,20 +237,29 @@ requestAnimationFrame(() => requestAnimationFrame(() => {
   const width = window.innerWidth;
   const scroll = document.documentElement.scrollWidth;
   const offenders = [];
+  // An element sticking out of a box that clips or scrolls (a code block) widens nothing.
+  // Nor does one inside a fixed-position layer (the theme's off-screen drawers).
+  const clipped = (el) => {
+    if (getComputedStyle(el).position === 'fixed') return true;
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      const style = getComputedStyle(a);
+      if (style.overflowX !== 'visible' || style.position === 'fixed') return true;
+    }
+    return false;
+  };
   if (scroll > width) {
     for (const el of document.body.querySelectorAll('*')) {
       const r = el.getBoundingClientRect();
-      if (r.right > width + 1 && r.width > 0) {
-        // report the outermost offenders only
-        if (offenders.some((o) => o.el.contains(el))) continue;
-        const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
-          + (el.className && typeof el.className === 'string'
-             ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
-        offenders.push({el, text: `${name} (${Math.round(r.right)} px)`});
-      }
+      if (r.right <= width + 1 || r.width === 0) continue;
+      if (offenders.some((o) => o.el.contains(el)) || clipped(el)) continue;
+      const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+        + (el.className && typeof el.className === 'string'
+           ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+      const text = el.textContent.trim().replace(/\\s+/g, ' ').slice(0, 40);
+      offenders.push({el, text: `${name} (right edge ${Math.round(r.right)} px: "${text}")`});
     }
   }
-  done({width, scroll, offenders: offenders.slice(0, 4).map((o) => o.text)});
+  done({width, scroll, offenders: offenders.slice(0, 3).map((o) => o.text)});
 }));
 """
 
@@ -279,14 +288,14 @@ for (const cell of document.querySelectorAll(
   const part = cell.matches('.tag_hide-output') ? '.cell_output' : '.cell_input';
   folds.push({name: 'hidden cell', parts: [...cell.querySelectorAll(part)]});
 }
-setTimeout(() => {
+setTimeout(() => {  // sphinx-togglebutton fades content in over 0.3 s
   for (const fold of folds) {
     if (fold.parts.length && !fold.parts.some(visible)) {
       problems.push(`opening "${fold.name}" does not show its content`);
     }
   }
   done({opened: folds.length, problems});
-}, 400);  // sphinx-togglebutton fades content in over 0.3 s
+}, folds.length ? 400 : 0);
 """
 
 

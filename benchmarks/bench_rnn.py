@@ -1,22 +1,27 @@
 #!/usr/bin/env python3
-"""Time rnnbook's NumPy SimpleRNN against Keras's, forward and forward + backward.
+"""Time rnnbook's NumPy SimpleRNN, LSTM and GRU against Keras's, forward and forward + backward.
 
-    .venv/bin/python benchmarks/bench_rnn.py              # full run (a minute or two)
-    .venv/bin/python benchmarks/bench_rnn.py --quick      # fewer, shorter repetitions
-    .venv/bin/python benchmarks/bench_rnn.py --repeat 15  # more repetitions per median
+    .venv/bin/python benchmarks/bench_rnn.py                  # all three layers (a few minutes)
+    .venv/bin/python benchmarks/bench_rnn.py --layers lstm gru
+    .venv/bin/python benchmarks/bench_rnn.py --quick          # fewer, shorter repetitions
+    .venv/bin/python benchmarks/bench_rnn.py --repeat 15      # more repetitions per median
 
-For each shape (batch, time, input -> hidden), float32, the script builds one Keras
-``SimpleRNN(hidden, return_sequences=True)``, copies its weights into the book's notation with
+For each layer and shape (batch, time, input -> hidden), float32, the script builds one Keras
+layer (``SimpleRNN``, ``LSTM`` or ``GRU`` with its default ``reset_after=True``, all with
+``return_sequences=True``), copies its weights into the book's notation with
 ``rnnbook.from_keras`` and times
 
-* forward: ``rnnbook.rnn_forward`` against the layer called eagerly (``layer(x)``) and the same
-  call compiled with ``tf.function``;
-* forward + backward: ``rnn_forward`` then ``rnn_backward(..., H=H)`` against a ``tf.function``
-  around a ``GradientTape`` that computes the gradients of ``sum(H * dH)`` with respect to the
-  layer's three weights and its input, for one fixed upstream gradient ``dH``.
+* forward: rnnbook's forward function against the layer called eagerly (``layer(x)``) and the
+  same call compiled with ``tf.function``;
+* forward + backward: rnnbook's backward function (which runs the forward pass itself; for
+  SimpleRNN ``rnn_forward`` then ``rnn_backward(..., H=H)``) against a ``tf.function`` around a
+  ``GradientTape`` that computes the gradients of ``sum(H * dH)`` with respect to the layer's
+  weights and its input, for one fixed upstream gradient ``dH``.
 
 Before timing a shape, the outputs are compared once (``assert_allclose``, atol 1e-4), so the
-table compares computations that give the same numbers. Every timing is the median, over
+table compares computations that give the same numbers. The contenders of one comparison are
+timed *interleaved*: each repetition times every contender once, in turn, so that a change of
+machine load during the run affects all of them alike. Every timing is the median, over
 ``--repeat`` repetitions, of the mean time of a loop of calls sized to take about
 ``--min-time`` seconds (``timeit``'s method), after warm-up calls. The ratio column is
 ``Keras time / rnnbook time``: above 1 means rnnbook is faster.
@@ -85,30 +90,68 @@ def blas_threads() -> str:
     return f"{name} (threads: {env or 'library default'})"
 
 
-def measure(fn, repeat: int, min_time: float, warmup: int) -> tuple[float, float]:
-    """Median and spread (max/min - 1) of the per-call time of ``fn()``, in seconds."""
-    # OpenBLAS's and TensorFlow's worker threads spin for a while after their last job before
-    # they sleep; pause so the previous contender's idle threads do not steal this one's cores.
-    time.sleep(0.3)
-    for _ in range(warmup):
-        fn()
-    timer = timeit.Timer(fn)
-    number, elapsed = 1, timer.timeit(1)
-    while elapsed * number < min_time and number < 10_000:  # calls per repetition
-        number *= 2
-    per_call = [t / number for t in timer.repeat(repeat=repeat, number=number)]
-    return statistics.median(per_call), max(per_call) / min(per_call) - 1.0
+def measure(contenders: dict, repeat: int, min_time: float,
+            warmup: int) -> dict[str, tuple[float, float]]:
+    """Median and spread (max/min - 1) of the per-call time of each ``fn()``, in seconds.
+
+    The contenders are interleaved: repetition r times each of them once, in turn.
+    """
+    timers, numbers, per_call = {}, {}, {name: [] for name in contenders}
+    for name, fn in contenders.items():
+        for _ in range(warmup):
+            fn()
+        timers[name] = timeit.Timer(fn)
+        number, elapsed = 1, timers[name].timeit(1)
+        while elapsed * number < min_time and number < 10_000:  # calls per repetition
+            number *= 2
+        numbers[name] = number
+    for _ in range(repeat):
+        for name, timer in timers.items():
+            # OpenBLAS's and TensorFlow's worker threads spin for a while after their last job
+            # before they sleep; pause so the previous contender's idle threads do not steal
+            # this one's cores.
+            time.sleep(0.1)
+            per_call[name].append(timer.timeit(numbers[name]) / numbers[name])
+    return {name: (statistics.median(t), max(t) / min(t) - 1.0) for name, t in per_call.items()}
 
 
-def build_case(shape, rng):
+LAYERS = ("simple", "lstm", "gru")
+
+
+def rnnbook_functions(kind: str, p: dict, x: np.ndarray, dH: np.ndarray):
+    """rnnbook's forward and forward+backward for one layer kind, as two callables."""
+    if kind == "simple":
+        def forward():
+            return rnnbook.rnn_forward(x, p["W_x"], p["W_h"], p["b_h"])
+
+        def grads():
+            H = rnnbook.rnn_forward(x, p["W_x"], p["W_h"], p["b_h"])
+            return rnnbook.rnn_backward(x, p["W_x"], p["W_h"], p["b_h"], dH, H=H)
+    elif kind == "lstm":
+        def forward():
+            return rnnbook.lstm_forward(x, p["W_x"], p["W_h"], p["b"])[0]
+
+        def grads():
+            return rnnbook.lstm_backward(x, p["W_x"], p["W_h"], p["b"], dH)
+    else:
+        def forward():
+            return rnnbook.gru_forward(x, p["W_x"], p["W_h"], p["b_x"], p["b_h"])
+
+        def grads():
+            return rnnbook.gru_backward(x, p["W_x"], p["W_h"], p["b_x"], p["b_h"], dH)
+    return forward, grads
+
+
+def build_case(kind, shape, rng):
     """A Keras layer, its weights in the book's notation, an input and an upstream gradient."""
     import keras
     import tensorflow as tf
 
     batch, steps, inputs, hidden = shape
-    layer = keras.layers.SimpleRNN(hidden, return_sequences=True)
+    layer = {"simple": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM,
+             "gru": keras.layers.GRU}[kind](hidden, return_sequences=True)
     layer.build((batch, steps, inputs))
-    layer.cell.bias.assign(rng.normal(scale=0.1, size=hidden).astype("float32"))
+    layer.cell.bias.assign(rng.normal(scale=0.1, size=layer.cell.bias.shape).astype("float32"))
     x = rng.normal(size=(batch, steps, inputs)).astype("float32")
     dH = rng.normal(size=(batch, steps, hidden)).astype("float32")
     p = rnnbook.from_keras(layer)
@@ -125,12 +168,7 @@ def build_case(shape, rng):
             loss = tf.reduce_sum(layer(x_) * dH_)
         return tape.gradient(loss, weights + [x_])
 
-    def ours_forward():
-        return rnnbook.rnn_forward(x, p["W_x"], p["W_h"], p["b_h"])
-
-    def ours_grads():
-        H = rnnbook.rnn_forward(x, p["W_x"], p["W_h"], p["b_h"])
-        return rnnbook.rnn_backward(x, p["W_x"], p["W_h"], p["b_h"], dH, H=H)
+    ours_forward, ours_grads = rnnbook_functions(kind, p, x, dH)
 
     # Like with like: the same numbers come out of both sides (checked once per shape).
     H_ours = ours_forward()
@@ -139,8 +177,10 @@ def build_case(shape, rng):
     np.testing.assert_allclose(H_ours, np.asarray(compiled_forward(xt)), atol=1e-4)
     g_ours = ours_grads()
     g_kernel, g_rec, g_bias, g_x = (np.asarray(g) for g in compiled_grads(xt, dHt))
+    bias = {"simple": g_ours.get("b_h"), "lstm": g_ours.get("b"),
+            "gru": np.stack([g_ours.get("b_x", 0), g_ours.get("b_h", 0)])}[kind]
     for name, ours, theirs in [("W_x", g_ours["W_x"], g_kernel.T), ("W_h", g_ours["W_h"], g_rec.T),
-                               ("b_h", g_ours["b_h"], g_bias), ("x", g_ours["x"], g_x)]:
+                               ("bias", bias, g_bias), ("x", g_ours["x"], g_x)]:
         scale = max(1.0, float(np.max(np.abs(theirs))))  # big sums: compare relative to size
         np.testing.assert_allclose(ours / scale, theirs / scale, atol=1e-4, err_msg=name)
 
@@ -179,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=None,
                         help="repetitions per timing; the median is reported (default 7, quick 3)")
+    parser.add_argument("--layers", nargs="+", choices=LAYERS, default=list(LAYERS),
+                        help="which layers to time (default: all three)")
     parser.add_argument("--quick", action="store_true",
                         help="a fast smoke run: fewer and shorter repetitions")
     parser.add_argument("--min-time", type=float, default=None,
@@ -204,29 +246,31 @@ def main(argv: list[str] | None = None) -> int:
     print("ratio   : Keras time / rnnbook time (> 1 means rnnbook is faster); "
           "spread = max/min - 1 over the repetitions\n")
 
-    cols = (f"{'shape (B, T, D -> H)':<22} {'pass':<17} {'contender':<18} {'time':>10} "
+    cols = (f"{'layer':<10} {'shape (B, T, D -> H)':<22} {'pass':<17} {'contender':<18} {'time':>10} "
             f"{'spread':>7} {'ratio':>6}")
     print(cols)
     print("-" * len(cols))
     worst = {}
     start = time.perf_counter()
-    for shape in SHAPES:
-        case = build_case(shape, rng)
-        label = f"({shape[0]}, {shape[1]}, {shape[2]} -> {shape[3]})"
-        for kind, contenders in case.items():
-            results = {name: measure(fn, repeat, min_time, warmup)
-                       for name, fn in contenders.items()}
-            ours = results["rnnbook"][0]
-            for name, (t, spread) in results.items():
-                ratio = "" if name == "rnnbook" else f"{t / ours:6.2f}"
-                if name != "rnnbook":
-                    worst[(kind, name)] = min(worst.get((kind, name), np.inf), t / ours)
-                print(f"{label:<22} {kind:<17} {name:<18} {t * 1e3:8.3f}ms {spread:6.1%} "
-                      f"{ratio:>6}")
-            label = ""
-        print()
-    print("lowest ratio per comparison: " + ", ".join(
-        f"{kind} vs {name}: {r:.2f}" for (kind, name), r in worst.items()))
+    for layer in args.layers:
+        for shape in SHAPES:
+            case = build_case(layer, shape, rng)
+            label = f"({shape[0]}, {shape[1]}, {shape[2]} -> {shape[3]})"
+            for kind, contenders in case.items():
+                results = measure(contenders, repeat, min_time, warmup)
+                ours = results["rnnbook"][0]
+                for name, (t, spread) in results.items():
+                    ratio = "" if name == "rnnbook" else f"{t / ours:6.2f}"
+                    if name != "rnnbook":
+                        key = (layer, kind, name)
+                        worst[key] = min(worst.get(key, np.inf), t / ours)
+                    print(f"{layer:<10} {label:<22} {kind:<17} {name:<18} {t * 1e3:8.3f}ms "
+                          f"{spread:6.1%} {ratio:>6}", flush=True)
+                label = ""
+            print()
+    print("lowest ratio per comparison:")
+    for (layer, kind, name), r in worst.items():
+        print(f"  {layer:<7} {kind:<17} vs {name:<18} {r:.2f}")
     print(f"total benchmark time {time.perf_counter() - start:.0f} s")
     return 0
 

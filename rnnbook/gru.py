@@ -215,7 +215,7 @@ def gru_backward(x, W_x, W_h, b_x, b_h, dH, h0=None, reset_after: bool = True,
                  go_backwards: bool = False, mask=None) -> dict:
     """Backpropagation through time for :func:`gru_forward`.
 
-    Given ``dH[:, t] = dL/d(output_t)`` and the carried ``g_t = dL/dh_t``, one step back reads
+    Given ``dH[:, t] = dL/d(output_t)`` and the carried ``g_t = dL/dh_t``, one step back reads::
 
         da_z = g_t * (h_{t-1} - h~_t) * z_t (1 - z_t)
         da_h = g_t * (1 - z_t) * (1 - h~_t**2)                  (pre-activation of h~_t)

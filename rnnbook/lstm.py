@@ -1,7 +1,7 @@
 """The long short-term memory (LSTM) layer: one step, the forward pass, and its gradients.
 
 With column vectors, one step of the LSTM reads (sigma is the logistic sigmoid, * is the
-elementwise product):
+elementwise product)::
 
     [a_i; a_f; a_c; a_o] = W_x x_t + W_h h_{t-1} + b          (4H,)
     i_t = sigma(a_i)      input gate
@@ -174,7 +174,7 @@ def lstm_backward(x, W_x, W_h, b, dH, h0=None, c0=None, go_backwards: bool = Fal
     """Backpropagation through time for :func:`lstm_forward`.
 
     Given ``dH[:, t] = dL/d(output_t)``, the recursion runs from the last step to the first with
-    two carried gradients, ``g_t = dL/dh_t`` and ``dL/dc_t``:
+    two carried gradients, ``g_t = dL/dh_t`` and ``dL/dc_t``::
 
         dc_t   = dL/dc_t (carried) + g_t * o_t * (1 - tanh(c_t)**2)
         da_i   = dc_t * c~_t * i_t (1 - i_t)         da_f = dc_t * c_{t-1} * f_t (1 - f_t)

@@ -1,11 +1,11 @@
 """The simple (Elman) recurrent layer: one step, the forward pass over time, and its gradients.
 
-The book writes the hidden-state update with column vectors,
+The book writes the hidden-state update with column vectors::
 
     h_t = tanh(W_h h_{t-1} + W_x x_t + b_h),      t = 1, ..., T,
 
 with ``x_t`` in R^D, ``h_t`` in R^H, ``W_x`` of shape (H, D), ``W_h`` of shape (H, H) and ``b_h`` of
-shape (H,). Code keeps a batch of B sequences in *rows*, so the same step reads
+shape (H,). Code keeps a batch of B sequences in *rows*, so the same step reads::
 
     h_t = tanh(x_t @ W_x.T + h_{t-1} @ W_h.T + b_h)
 
@@ -151,7 +151,7 @@ def rnn_backward(x, W_x, W_h, b_h, dH, h0=None, go_backwards: bool = False, H=No
     """Backpropagation through time for :func:`rnn_forward`.
 
     Given ``dH[:, t] = dL/dh_t`` (the loss's *direct* dependence on each returned output), the
-    recursion runs from the last step to the first:
+    recursion runs from the last step to the first::
 
         g_t  = dH_t + dL/dh_t carried back from step t+1      (batch, hidden)
         da_t = g_t * (1 - h_t**2)                               tanh' at the pre-activation

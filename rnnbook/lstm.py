@@ -42,13 +42,17 @@ class _LSTMCell:
         hidden = rows // 4
         dtype = P.dtype
         self.hidden, self.A, self.W_h = hidden, P, W_h
-        self.W_hT = np.ascontiguousarray(W_h.T)
+        # P arrives with the i, f and o rows halved (see _forward), and W_h.T gets the same, so
+        # that one tanh over all four blocks gives tanh(a_c) and, for i, f, o,
+        # tanh(a / 2) = 2 sigma(a) - 1. Halving is exact in floating point.
+        self.W_hT = np.ascontiguousarray((W_h * _gate_scale(hidden, dtype)[:, None]).T)
         self.H = np.empty((time, batch, hidden), dtype)
         self.C = np.empty((time, batch, hidden), dtype)
         self.TC = np.empty((time, batch, hidden), dtype)
         zeros = np.zeros((batch, hidden), dtype)
         self.initial = (zeros if h0 is None else h0, zeros if c0 is None else c0)
         self.scratch = np.empty((batch, rows), dtype)
+        self.work = np.empty((batch, hidden), dtype)
         self.dW_h = np.zeros((rows, hidden), dtype)
 
     def step(self, t, p, prev):
@@ -56,10 +60,11 @@ class _LSTMCell:
         n = self.hidden
         a = self.A[t]                                        # P_t, then the gate values
         np.matmul(h_prev, self.W_hT, out=self.scratch)
-        a += self.scratch                                    # (x W_x^T + b) + h W_h^T
-        rec.sigmoid_(a[:, :2 * n])                           # i, f
-        np.tanh(a[:, 2 * n:3 * n], out=a[:, 2 * n:3 * n])    # c~
-        rec.sigmoid_(a[:, 3 * n:])                           # o
+        a += self.scratch                                    # (x W_x^T + b) + h W_h^T, halved
+        np.tanh(a, out=a)                                    # all four blocks at once
+        for gate in (a[:, :2 * n], a[:, 3 * n:]):            # sigma = (tanh(a / 2) + 1) / 2
+            gate *= 0.5
+            gate += 0.5
         i, f, cc, o = a[:, :n], a[:, n:2 * n], a[:, 2 * n:3 * n], a[:, 3 * n:]
         c, tc, h = self.C[t], self.TC[t], self.H[t]
         np.multiply(f, c_prev, out=c)
@@ -76,17 +81,37 @@ class _LSTMCell:
         i, f, cc, o = a[:, :n], a[:, n:2 * n], a[:, 2 * n:3 * n], a[:, 3 * n:]
         tc = self.TC[t]
         c_prev = self.C[t - 1] if t > 0 else self.initial[1]
-        dc = gc + gh * o * (1.0 - tc * tc)                   # dL/dc_t
-        np.multiply(dc * cc, i * (1.0 - i), out=dp[:, :n])             # da_i
-        np.multiply(dc * c_prev, f * (1.0 - f), out=dp[:, n:2 * n])    # da_f
-        np.multiply(dc * i, 1.0 - cc * cc, out=dp[:, 2 * n:3 * n])     # da_c
-        np.multiply(gh * tc, o * (1.0 - o), out=dp[:, 3 * n:])         # da_o
+        dc = self.work                                       # in place, no temporaries
+        np.multiply(tc, tc, out=dc)
+        np.subtract(1.0, dc, out=dc)
+        dc *= o
+        dc *= gh
+        dc += gc                                             # dL/dc_t
+        for d, gate, factor, upstream in ((dp[:, :n], i, cc, dc),            # da_i
+                                          (dp[:, n:2 * n], f, c_prev, dc),   # da_f
+                                          (dp[:, 3 * n:], o, tc, gh)):       # da_o
+            np.subtract(1.0, gate, out=d)
+            d *= gate                                        # sigma' = sigma (1 - sigma)
+            d *= factor
+            d *= upstream
+        d = dp[:, 2 * n:3 * n]                               # da_c
+        np.multiply(cc, cc, out=d)
+        np.subtract(1.0, d, out=d)
+        d *= i
+        d *= dc
         return [dp @ self.W_h, dc * f]                       # dL/dh_{t-1}, dL/dc_{t-1}
 
     def accumulate(self, dq, start, stop):
         prev = rec.previous(self.H, self.initial[0], start, stop)
         n, batch, rows = dq.shape
         self.dW_h += dq.reshape(n * batch, rows).T @ prev.reshape(n * batch, self.hidden)
+
+
+def _gate_scale(hidden: int, dtype) -> np.ndarray:
+    """1/2 for the rows of the sigmoid gates i, f, o and 1 for the candidate's: (4 * hidden,)."""
+    scale = np.full(4 * hidden, 0.5, dtype=dtype)
+    scale[2 * hidden:3 * hidden] = 1.0
+    return scale
 
 
 def _prepare(x, W_x, W_h, b, h0, c0, mask, extra=()):
@@ -106,7 +131,9 @@ def _forward(x, W_x, W_h, b, h0, c0, mask, go_backwards, dtype):
     x1 = rec.with_ones(x_tm, dtype)
     W_x, W_h, b, h0, c0 = [None if a is None else a.astype(dtype, copy=False)
                            for a in (W_x, W_h, b, h0, c0)]
-    cell = _LSTMCell(rec.input_projection(x1, W_x, b, dtype), W_h, h0, c0)
+    scale = _gate_scale(W_h.shape[1], dtype)
+    P = rec.input_projection(x1, W_x * scale[:, None], b * scale, dtype)   # i, f, o halved
+    cell = _LSTMCell(P, W_h, h0, c0)
     rec.run_forward(cell, cell.A, m_tm)
     return cell, x1, m_tm, W_x
 

@@ -12,6 +12,7 @@ Notation (the whole book): column vectors in the math, ``W_x`` of shape (hidden,
 
 __version__ = "0.1.0"
 
+from .bidirectional import bidirectional_forward, layer_forward
 from .classifier import (PARAM_NAMES, classifier_logits, classifier_loss_and_grads,
                          classifier_predict, train_classifier)
 from .data import chronological_split, random_binary_task, seattle_rain_windows
@@ -34,6 +35,7 @@ __all__ = [
     "rnn_step", "rnn_forward", "rnn_backward",
     "lstm_step", "lstm_forward", "lstm_backward",
     "gru_step", "gru_forward", "gru_backward",
+    "layer_forward", "bidirectional_forward",
     "dense_forward", "dense_backward",
     "random_binary_task", "seattle_rain_windows", "chronological_split",
     "sigmoid", "softmax", "bce_loss", "bce_grad",

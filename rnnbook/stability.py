@@ -269,7 +269,7 @@ def orthogonal(shape: Sequence[int], rng: np.random.Generator, gain: float = 1.0
 
     Draws a standard normal matrix of shape (max(rows, cols), min(rows, cols)) from ``rng``
     (``rows = prod(shape[:-1])``, ``cols = shape[-1]``) and passes it to
-    :func:`orthogonal_from_gaussian`: QR, columns signed by ``diag(R)``, transposed if needed,
+    ``orthogonal_from_gaussian``: QR, columns signed by ``diag(R)``, transposed if needed,
     reshaped, times ``gain``. A square result satisfies ``Q.T @ Q = Q @ Q.T = gain**2 I``: every
     singular value (and every eigenvalue's modulus) equals ``gain`` (Saxe et al., 2014). Keras
     draws its Gaussian matrix from its own generator, so the numbers differ from Keras's; the

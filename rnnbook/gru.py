@@ -47,20 +47,25 @@ class _GRUCell:
         time, batch, rows = P.shape
         n = rows // 3
         dtype = P.dtype
-        self.hidden, self.P, self.W_h, self.b_h = n, P, W_h, b_h
+        self.hidden, self.P, self.W_h = n, P, W_h
         self.reset_after = reset_after
         self.same_pq = not reset_after      # reset_after: the recurrent gradient has r * da_h
-        self.W_hT = np.ascontiguousarray(W_h.T)                      # (H, 3H)
+        # P arrives with the z and r rows halved (see _forward); W_h.T and b_h get the same, so
+        # that sigma(a) = (tanh(a / 2) + 1) / 2 needs no extra pass. Halving is exact.
+        scale = _gate_scale(n, dtype)
+        W_hT = np.ascontiguousarray((W_h * scale[:, None]).T)        # (H, 3H)
         self.ZR = np.empty((time, batch, 2 * n), dtype)
         self.HC = np.empty((time, batch, n), dtype)
         self.H = np.empty((time, batch, n), dtype)
         if reset_after:
+            self.W_hT, self.b_h = W_hT, b_h * scale
             self.MH = np.empty((time, batch, n), dtype)
         else:
-            self.W_hT_zr = np.ascontiguousarray(self.W_hT[:, :2 * n])
-            self.W_hT_h = np.ascontiguousarray(self.W_hT[:, 2 * n:])
+            self.W_hT_zr = np.ascontiguousarray(W_hT[:, :2 * n])
+            self.W_hT_h = np.ascontiguousarray(W_hT[:, 2 * n:])
         self.initial = (np.zeros((batch, n), dtype) if h0 is None else h0,)
         self.scratch = np.empty((batch, rows), dtype)
+        self.work = np.empty((batch, n), dtype)
         self.dW_h = np.zeros((rows, n), dtype)
         self.db_h = np.zeros(rows, dtype) if reset_after else None
 
@@ -73,19 +78,22 @@ class _GRUCell:
             np.matmul(h_prev, self.W_hT, out=mh)
             mh += self.b_h                                           # m_h = h W_h^T + b_h
             np.add(p[:, :2 * n], mh[:, :2 * n], out=zr)
-            rec.sigmoid_(zr)                                         # z, r
-            self.MH[t] = mh[:, 2 * n:]
-            np.multiply(zr[:, n:], mh[:, 2 * n:], out=hc)            # r * m_h^h
+            np.tanh(zr, out=zr)
+            self.MH[t] = mh[:, 2 * n:]                               # m_h^h
         else:
             np.matmul(h_prev, self.W_hT_zr, out=zr)
             zr += p[:, :2 * n]
-            rec.sigmoid_(zr)                                         # z, r
+            np.tanh(zr, out=zr)
+        zr *= 0.5
+        zr += 0.5                                                    # z, r = sigma(...)
+        if self.reset_after:
+            np.multiply(zr[:, n:], self.MH[t], out=hc)               # r * m_h^h
+        else:
             np.matmul(zr[:, n:] * h_prev, self.W_hT_h, out=hc)       # (r * h) W_h^h.T
         hc += p[:, 2 * n:]
         np.tanh(hc, out=hc)                                          # h~_t
-        z = zr[:, :n]
         np.subtract(h_prev, hc, out=h)
-        h *= z
+        h *= zr[:, :n]
         h += hc                          # z h_{t-1} + (1 - z) h~ = h~ + z (h_{t-1} - h~)
         return (h,)
 
@@ -95,19 +103,32 @@ class _GRUCell:
         zr, hc = self.ZR[t], self.HC[t]
         z, r = zr[:, :n], zr[:, n:]
         h_prev = self.H[t - 1] if t > 0 else self.initial[0]
+        w = self.work
         dh_prev = gh * z                                             # direct path
-        np.multiply(gh * (h_prev - hc), z * (1.0 - z), out=dp[:, :n])            # da_z
-        da_h = dp[:, 2 * n:]
-        np.multiply(gh * (1.0 - z), 1.0 - hc * hc, out=da_h)                     # da_h
+        da_z, da_r, da_h = dp[:, :n], dp[:, n:2 * n], dp[:, 2 * n:]
+        np.subtract(h_prev, hc, out=da_z)
+        da_z *= gh
+        np.subtract(1.0, z, out=w)                                   # 1 - z
+        da_z *= w
+        da_z *= z                                                    # da_z
+        np.multiply(hc, hc, out=da_h)
+        np.subtract(1.0, da_h, out=da_h)
+        da_h *= w
+        da_h *= gh                                                   # da_h
+        np.subtract(1.0, r, out=da_r)
+        da_r *= r                                                    # sigma'(a_r)
         if self.reset_after:
-            np.multiply(da_h * self.MH[t], r * (1.0 - r), out=dp[:, n:2 * n])    # da_r
+            da_r *= self.MH[t]
+            da_r *= da_h                                             # da_r
             dq[:, :2 * n] = dp[:, :2 * n]
             np.multiply(da_h, r, out=dq[:, 2 * n:])
             dh_prev += dq @ self.W_h
         else:
             d_rh = da_h @ self.W_h[2 * n:]                           # dL/d(r * h_{t-1})
-            np.multiply(d_rh * h_prev, r * (1.0 - r), out=dp[:, n:2 * n])        # da_r
-            dh_prev += d_rh * r
+            da_r *= h_prev
+            da_r *= d_rh                                             # da_r
+            d_rh *= r
+            dh_prev += d_rh
             dh_prev += dp[:, :2 * n] @ self.W_h[:2 * n]
         return [dh_prev]
 
@@ -123,6 +144,13 @@ class _GRUCell:
             r = self.ZR[start:stop, :, n:].reshape(k * batch, n)
             self.dW_h[:2 * n] += flat[:, :2 * n].T @ prev
             self.dW_h[2 * n:] += flat[:, 2 * n:].T @ (r * prev)
+
+
+def _gate_scale(hidden: int, dtype) -> np.ndarray:
+    """1/2 for the rows of the sigmoid gates z, r and 1 for the candidate's: (3 * hidden,)."""
+    scale = np.full(3 * hidden, 0.5, dtype=dtype)
+    scale[2 * hidden:] = 1.0
+    return scale
 
 
 def _prepare(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, extra=()):
@@ -151,7 +179,9 @@ def _forward(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, go_backwards, dtype):
     x1 = rec.with_ones(x_tm, dtype)
     W_x, W_h, b_x, b_h, h0 = [None if a is None else a.astype(dtype, copy=False)
                               for a in (W_x, W_h, b_x, b_h, h0)]
-    cell = _GRUCell(rec.input_projection(x1, W_x, b_x, dtype), W_h, b_h, h0, reset_after)
+    scale = _gate_scale(W_h.shape[1], dtype)
+    P = rec.input_projection(x1, W_x * scale[:, None], b_x * scale, dtype)  # z, r halved
+    cell = _GRUCell(P, W_h, b_h, h0, reset_after)
     rec.run_forward(cell, cell.P, m_tm)
     return cell, x1, m_tm, W_x
 

@@ -17,6 +17,8 @@ from .classifier import (PARAM_NAMES, classifier_logits, classifier_loss_and_gra
                          classifier_predict, train_classifier)
 from .data import chronological_split, random_binary_task, seattle_rain_windows
 from .dense import dense_backward, dense_forward
+from .forecast import (fit_linear_ar, forecast_windows, linear_ar_forecast, mae, mase,
+                       persistence_forecast, recursive_forecast, seasonal_naive_forecast)
 from .gradcheck import numerical_gradient, relative_error
 from .gru import gru_backward, gru_forward, gru_step
 from .keras_interop import from_keras, to_keras
@@ -37,6 +39,8 @@ __all__ = [
     "gru_step", "gru_forward", "gru_backward",
     "layer_forward", "bidirectional_forward",
     "dense_forward", "dense_backward",
+    "forecast_windows", "persistence_forecast", "seasonal_naive_forecast", "fit_linear_ar",
+    "linear_ar_forecast", "recursive_forecast", "mae", "mase",
     "random_binary_task", "seattle_rain_windows", "chronological_split",
     "sigmoid", "softmax", "bce_loss", "bce_grad",
     "SGD", "Adam", "clip_by_norm", "global_norm",

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Train the six forecasting networks of chapter 13 and store their weights.
+
+Chapter 13 (book/applications/13_forecasting.ipynb) forecasts Seattle's daily maximum
+temperature with SimpleRNN, LSTM and GRU networks, each in two versions: one step ahead
+(``Dense(1)`` output) and seven days ahead at once (``Dense(7)``, the *direct* multi-step
+forecaster). Training them to convergence takes longer than a notebook may run, so this script
+does it, deterministically, and stores the result in ``book/applications/forecasting_weights.npz``
+(about 100 KB). The chapter trains one of them for a few epochs to show the run, then loads the
+stored weights.
+
+    .venv/bin/python scripts/train_forecasting.py          # about two minutes on two cores
+
+Every model starts from ``keras.utils.set_random_seed(SEED)``; ``fit`` shuffles with
+TensorFlow's seeded generator, so a rerun on the same machine gives the same bits. The weights
+after the first epoch are stored too: ``tests/test_forecast.py`` re-runs that epoch and checks it
+still reproduces them, which catches a changed recipe, data set or library version.
+
+Protocol: mean squared error on the standardised series, Adam with learning rate ``LR``,
+mini-batches of ``BATCH``, at most ``MAX_EPOCHS`` epochs, stopped when the validation loss
+(2014) has not improved for ``PATIENCE`` epochs, keeping the best weights. The test year
+(2015) is not touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+WEIGHTS = ROOT / "book" / "applications" / "forecasting_weights.npz"
+
+FEATURE = "temp_max"             # daily maximum temperature, deg C
+WINDOW = 14                      # days the network reads
+HORIZONS = (1, 7)                # next day; the next seven days
+VAL_START, TEST_START = "2014-01-01", "2015-01-01"
+KINDS = ("SimpleRNN", "LSTM", "GRU")
+UNITS, BATCH, LR = 32, 32, 1e-3
+MAX_EPOCHS, PATIENCE, SEED = 100, 10, 0
+
+
+def load_series() -> tuple[np.ndarray, np.ndarray]:
+    """The daily series (float64, deg C) and its dates (datetime64[D]), 2012-01-01 to 2015-12-31."""
+    from rnnbook.data import seattle_weather_table
+
+    table = seattle_weather_table()
+    return (table[FEATURE].to_numpy(dtype=np.float64),
+            table["date"].to_numpy().astype("datetime64[D]"))
+
+
+def prepare(horizon: int) -> dict:
+    """Standardised windows, split by the dates of their targets.
+
+    Training windows have every target day before VAL_START, validation windows every target
+    day in [VAL_START, TEST_START), test windows their first target day on or after TEST_START.
+    The mean and standard deviation come from the training days only.
+    """
+    from rnnbook.forecast import forecast_windows
+
+    series, dates = load_series()
+    train_days = dates < np.datetime64(VAL_START)
+    mean, std = series[train_days].mean(), series[train_days].std()
+    z = ((series - mean) / std).astype(np.float32)
+    X, Y = forecast_windows(z, WINDOW, horizon)
+    first = dates[WINDOW:WINDOW + len(X)]                 # date of Y[i, 0]
+    last = dates[WINDOW + horizon - 1:][:len(X)]          # date of Y[i, -1]
+    val, test = np.datetime64(VAL_START), np.datetime64(TEST_START)
+    masks = {"train": last < val, "val": (first >= val) & (last < test), "test": first >= test}
+    out = {"mean": mean, "std": std}
+    for name, m in masks.items():
+        out[name] = (X[m], Y[m], first[m])
+    return out
+
+
+def build(kind: str, horizon: int):
+    """``Sequential([Input((WINDOW, 1)), <kind>(UNITS), Dense(horizon)])``, seeded, compiled."""
+    import keras
+
+    keras.utils.set_random_seed(SEED)
+    model = keras.Sequential([
+        keras.Input((WINDOW, 1)),
+        getattr(keras.layers, kind)(UNITS),
+        keras.layers.Dense(horizon),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=LR), loss="mse")
+    return model
+
+
+def train(kind: str, horizon: int, epochs: int = MAX_EPOCHS, data: dict | None = None):
+    """Train one model; return (model, history dict, weights after the first epoch)."""
+    import keras
+
+    data = prepare(horizon) if data is None else data
+    (x, y, _), (xv, yv, _) = data["train"], data["val"]
+    model = build(kind, horizon)
+    start = []
+
+    class FirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                start.extend(w.copy() for w in self.model.get_weights())
+
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE,
+                                         restore_best_weights=True)
+    history = model.fit(x, y[:, :, 0], epochs=epochs, batch_size=BATCH, verbose=0,
+                        validation_data=(xv, yv[:, :, 0]), callbacks=[FirstEpoch(), stop])
+    return model, history.history, start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=WEIGHTS)
+    args = parser.parse_args()
+
+    import rnnbook
+
+    rnnbook.setup(seed=SEED)
+    import keras
+
+    stored = {"window": np.int64(WINDOW), "units": np.int64(UNITS), "seed": np.int64(SEED),
+              "keras_version": np.array(keras.__version__)}
+    for horizon in HORIZONS:
+        data = prepare(horizon)
+        stored["mean"], stored["std"] = np.float64(data["mean"]), np.float64(data["std"])
+        for kind in KINDS:
+            began = time.perf_counter()
+            model, history, start = train(kind, horizon, data=data)
+            name = f"{kind}_h{horizon}"
+            best = int(np.argmin(history["val_loss"])) + 1
+            for i, w in enumerate(model.get_weights()):
+                stored[f"{name}__final__{i}"] = w
+            for i, w in enumerate(start):
+                stored[f"{name}__start__{i}"] = w
+            stored[f"{name}__loss"] = np.array(history["loss"])
+            stored[f"{name}__val_loss"] = np.array(history["val_loss"])
+            stored[f"{name}__best_epoch"] = np.int64(best)
+            print(f"{name:14s} {len(history['loss']):3d} epochs, best {best:3d}, val loss "
+                  f"{min(history['val_loss']):.4f}, {time.perf_counter() - began:.0f} s",
+                  flush=True)
+    np.savez_compressed(args.out, **stored)
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KB)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

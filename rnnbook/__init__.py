@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 from .bidirectional import bidirectional_forward, layer_forward
 from .classifier import (PARAM_NAMES, classifier_logits, classifier_loss_and_grads,
                          classifier_predict, train_classifier)
-from .data import chronological_split, random_binary_task, seattle_rain_windows
+from .data import adding_problem, chronological_split, random_binary_task, seattle_rain_windows
 from .dense import dense_backward, dense_forward
 from .forecast import (fit_linear_ar, forecast_windows, linear_ar_forecast, mae, mase,
                        persistence_forecast, recursive_forecast, seasonal_naive_forecast)
@@ -41,7 +41,7 @@ __all__ = [
     "dense_forward", "dense_backward",
     "forecast_windows", "persistence_forecast", "seasonal_naive_forecast", "fit_linear_ar",
     "linear_ar_forecast", "recursive_forecast", "mae", "mase",
-    "random_binary_task", "seattle_rain_windows", "chronological_split",
+    "random_binary_task", "adding_problem", "seattle_rain_windows", "chronological_split",
     "sigmoid", "softmax", "bce_loss", "bce_grad",
     "SGD", "Adam", "clip_by_norm", "global_norm",
     "numerical_gradient", "relative_error",

@@ -24,7 +24,7 @@ import numpy as np
 from ._checks import as_array, check_rank
 
 __all__ = [
-    "random_binary_task", "sliding_windows",
+    "random_binary_task", "adding_problem", "sliding_windows",
     "SEATTLE_FEATURES", "seattle_weather_table", "seattle_rain_windows",
     "Windows", "SplitData", "split_masks", "chronological_split",
 ]
@@ -113,6 +113,51 @@ def random_binary_task(n: int = 1000, time: int = 10, features: int = 1, *,
     rng = _check_rng(rng)
     x = rng.random((n, time, features)).astype(np.float32)
     y = rng.integers(0, 2, size=(n, 1)).astype(np.float32)
+    return x, y
+
+
+def adding_problem(n: int = 1000, time: int = 50, *,
+                   rng: np.random.Generator | int) -> tuple[np.ndarray, np.ndarray]:
+    """The adding problem: remember two marked numbers and output their sum at the end.
+
+    A long-range memory benchmark going back to Hochreiter & Schmidhuber (1997), here in the
+    simpler form used by Le, Jaitly & Hinton (2015) and Arjovsky, Shah & Bengio (2016). Each
+    step has two features: a value ``x[i, t, 0] ~ Uniform[0, 1)`` and a marker ``x[i, t, 1]``
+    that is 0 except at two steps, ``a_i`` drawn uniformly from the first half of the sequence
+    and ``b_i`` from the second half::
+
+        0 <= a_i < time // 2 <= b_i < time,    y_i = x[i, a_i, 0] + x[i, b_i, 0].
+
+    The first marked value lies at least ``time - time // 2`` steps before the end, so the
+    distance a network must bridge grows with ``time``. Predicting the constant 1 (the mean of
+    ``y``) gives a mean squared error of 1/6, the baseline any model must beat.
+
+    Args:
+        n: number of sequences (the batch axis).
+        time: time steps per sequence, at least 2 (one marker in each half).
+        rng: a ``np.random.Generator`` (or an integer seed for a fresh one). The values are
+            drawn first, then ``a``, then ``b``, so the same generator state gives the same data.
+
+    Returns:
+        ``(x, y)``: ``x`` of shape (n, time, 2) and ``y`` of shape (n, 1), both float32; ``y``
+        is computed from the float32 values, so it equals the sum of the two marked entries of
+        ``x`` exactly.
+    """
+    n = _check_positive_int("n", n)
+    time = _check_positive_int("time", time)
+    if time < 2:
+        raise ValueError(f"time must be at least 2 (one marker in each half); got {time}")
+    rng = _check_rng(rng)
+    values = rng.random((n, time)).astype(np.float32)
+    half = time // 2
+    first = rng.integers(0, half, size=n)
+    second = rng.integers(half, time, size=n)
+    rows = np.arange(n)
+    markers = np.zeros((n, time), dtype=np.float32)
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    x = np.stack([values, markers], axis=-1)
+    y = (values[rows, first] + values[rows, second])[:, None]
     return x, y
 
 

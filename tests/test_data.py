@@ -243,3 +243,84 @@ def test_split_rejects_bad_period_boundaries(val_start, test_start, match):
     x, y, dates = _toy()
     with pytest.raises(ValueError, match=match):
         chronological_split(x, y, dates, val_start=val_start, test_start=test_start)
+
+
+# --- adding_problem ----------------------------------------------------------------------------
+
+from rnnbook.data import adding_problem  # noqa: E402  (kept next to its tests)
+
+def _marked_positions(x):
+    """The two marked steps of every sequence, (first, second), from the marker channel."""
+    rows, steps = np.nonzero(x[:, :, 1])
+    assert np.array_equal(np.bincount(rows, minlength=len(x)), np.full(len(x), 2))
+    steps = steps.reshape(len(x), 2)                  # np.nonzero lists each row's steps in order
+    return steps[:, 0], steps[:, 1]
+
+
+@pytest.mark.parametrize("n, time", [(1, 2), (5, 3), (64, 10), (200, 41)])
+def test_adding_problem_shapes_dtypes_and_markers(n, time, rng):
+    x, y = adding_problem(n, time, rng=rng)
+    assert x.shape == (n, time, 2) and x.dtype == np.float32
+    assert y.shape == (n, 1) and y.dtype == np.float32
+    assert x[:, :, 0].min() >= 0.0 and x[:, :, 0].max() < 1.0
+    assert set(np.unique(x[:, :, 1])) <= {0.0, 1.0}
+    first, second = _marked_positions(x)
+    assert np.all(first < time // 2) and np.all(second >= time // 2) and np.all(second < time)
+
+
+def test_adding_problem_target_is_the_sum_of_the_two_marked_values(rng):
+    x, y = adding_problem(500, 30, rng=rng)
+    first, second = _marked_positions(x)
+    rows = np.arange(len(x))
+    np.testing.assert_array_equal(y[:, 0], x[rows, first, 0] + x[rows, second, 0])
+    # the constant prediction 1 (the mean of y) has mean squared error 1/6
+    assert abs(np.mean((y - 1.0) ** 2) - 1 / 6) < 0.02
+
+
+def test_adding_problem_label_depends_on_the_far_input():
+    time = 40
+    x, y = adding_problem(20_000, time, rng=np.random.default_rng(1))
+    first, second = _marked_positions(x)
+    rows = np.arange(len(x))
+    far = x[rows, first, 0]
+    assert np.all(time - 1 - first >= time - time // 2)            # at least 20 steps back
+    # y minus the near marked value is the far one (up to float32 rounding of the sum) ...
+    np.testing.assert_allclose(y[:, 0] - x[rows, second, 0], far, rtol=0, atol=2.5e-7)
+    # ... and y is correlated with it (1/sqrt(2) in theory), not with an unmarked fixed step
+    assert abs(np.corrcoef(far, y[:, 0])[0, 1] - 1 / np.sqrt(2)) < 0.02
+    unmarked = (first != 0) & (second != 0)
+    assert abs(np.corrcoef(x[unmarked, 0, 0], y[unmarked, 0])[0, 1]) < 0.03
+
+
+def test_adding_problem_is_deterministic_under_a_seed():
+    a = adding_problem(50, 12, rng=np.random.default_rng(3))
+    b = adding_problem(50, 12, rng=np.random.default_rng(3))
+    c = adding_problem(50, 12, rng=3)                        # an integer seed means the same
+    d = adding_problem(50, 12, rng=4)
+    for first, second in [(a, b), (a, c)]:
+        np.testing.assert_array_equal(first[0], second[0])
+        np.testing.assert_array_equal(first[1], second[1])
+    assert not np.array_equal(a[0], d[0])
+
+
+def test_adding_problem_draws_values_then_positions_from_the_given_generator():
+    x, _ = adding_problem(6, 8, rng=np.random.default_rng(5))
+    ref = np.random.default_rng(5)
+    np.testing.assert_array_equal(x[:, :, 0], ref.random((6, 8)).astype(np.float32))
+    first, second = _marked_positions(x)
+    np.testing.assert_array_equal(first, ref.integers(0, 4, size=6))
+    np.testing.assert_array_equal(second, ref.integers(4, 8, size=6))
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"time": 1}, ValueError, r"time must be at least 2 \(one marker in each half\); got 1"),
+    ({"time": 0}, ValueError, "time must be a positive integer; got 0"),
+    ({"n": 0}, ValueError, "n must be a positive integer; got 0"),
+    ({"n": -3}, ValueError, "n must be a positive integer; got -3"),
+    ({"time": 10.0}, TypeError, "time must be an integer; got float"),
+    ({"rng": None}, TypeError, "rng must be a np.random.Generator"),
+])
+def test_adding_problem_rejects_bad_arguments(kwargs, error, match):
+    kwargs = {"rng": np.random.default_rng(0), **kwargs}
+    with pytest.raises(error, match=match):
+        adding_problem(**kwargs)

@@ -26,12 +26,12 @@ With ``return_sequences=False`` each direction contributes only its *last proces
 Masks. A mask ``m`` of shape (batch, time), 1 (True) for a real step, is given in the original
 time order of ``x``. At a masked step (``m_t = 0``) a Keras recurrent layer keeps its state
 unchanged and repeats its previous output (zeros before the first real step); this is what
-:func:`rnnbook.rnn_forward`, :func:`rnnbook.lstm_forward` and :func:`rnnbook.gru_forward` return
+:func:`rnnbook.rnn.rnn_forward`, :func:`rnnbook.lstm.lstm_forward` and :func:`rnnbook.gru.gru_forward` return
 for ``mask=``. ``Bidirectional`` changes one thing: when it returns sequences it sets
 ``zero_output_for_mask=True`` on both of its layers, so the merged sequence has *zeros* at every
 masked step, ``y_t = m_t * merge(h^f_t, h^b_t)`` for concat/sum/ave/mul.
 
-Parameters are the dicts of :func:`rnnbook.from_keras`, in the book's notation:
+Parameters are the dicts of :func:`rnnbook.keras_interop.from_keras`, in the book's notation:
 
 * ``"simple"``: ``W_x`` (H, D), ``W_h`` (H, H), ``b_h`` (H,);
 * ``"lstm"``: ``W_x`` (4H, D), ``W_h`` (4H, H), ``b`` (4H,);
@@ -56,7 +56,7 @@ from .rnn import rnn_forward
 
 __all__ = ["CELL_PARAMS", "MERGE_MODES", "layer_forward", "bidirectional_forward"]
 
-#: The parameter names of each cell, as :func:`rnnbook.from_keras` returns them.
+#: The parameter names of each cell, as :func:`rnnbook.keras_interop.from_keras` returns them.
 CELL_PARAMS = {
     "simple": ("W_x", "W_h", "b_h"),
     "lstm": ("W_x", "W_h", "b"),
@@ -130,14 +130,14 @@ def layer_forward(x, params: dict, cell: str, *, go_backwards: bool = False,
                   mask=None) -> np.ndarray:
     """Everything one Keras recurrent layer returns with ``return_sequences=True``.
 
-    Dispatches to :func:`rnnbook.rnn_forward` (``cell="simple"``), :func:`rnnbook.lstm_forward`
+    Dispatches to :func:`rnnbook.rnn.rnn_forward` (``cell="simple"``), :func:`rnnbook.lstm.lstm_forward`
     (``"lstm"``, returning the hidden states ``h_{1:T}`` and dropping the cell states) or
-    :func:`rnnbook.gru_forward` (``"gru"``; ``params["b_h"] is None`` selects
+    :func:`rnnbook.gru.gru_forward` (``"gru"``; ``params["b_h"] is None`` selects
     ``reset_after=False``), from zero initial states.
 
     Args:
         x: input sequences, shape (batch, time, input).
-        params: the layer's parameters as :func:`rnnbook.from_keras` returns them (see
+        params: the layer's parameters as :func:`rnnbook.keras_interop.from_keras` returns them (see
             :data:`CELL_PARAMS` for the keys of each cell).
         cell: ``"simple"``, ``"lstm"`` or ``"gru"``.
         go_backwards: read each sequence from its last step to its first; the result stays in

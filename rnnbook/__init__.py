@@ -24,8 +24,10 @@ from .gru import gru_backward, gru_forward, gru_step
 from .keras_interop import from_keras, to_keras
 from .lstm import lstm_backward, lstm_forward, lstm_step
 from .losses import bce_grad, bce_loss, sigmoid, softmax
+from .neighbours import dtw_distances, nearest_neighbour_predict
 from .notebook import setup
 from .optim import SGD, Adam, clip_by_norm, global_norm
+from .padding import pad_sequences
 from .plots import (draw_rnn_architecture, draw_rnn_architectures, draw_unrolled_rnn,
                     plot_hidden_heatmap)
 from .rnn import rnn_backward, rnn_forward, rnn_step
@@ -51,4 +53,5 @@ __all__ = [
     "spectral_radius", "scale_to_spectral_radius", "orthogonal",
     "PARAM_NAMES", "classifier_logits", "classifier_predict", "classifier_loss_and_grads",
     "train_classifier",
+    "pad_sequences", "dtw_distances", "nearest_neighbour_predict",
 ]

@@ -13,10 +13,16 @@ Two tasks of the same shape (10 time steps of 1 feature -> one binary label):
 * :func:`seattle_rain_windows`: ten consecutive days of one daily weather measurement in Seattle
   (2012-2015) and the label "does it rain the next day?". Split it chronologically with
   :func:`chronological_split`, which standardises with the training period's statistics only.
+
+One real data set of another shape, sequences of different lengths with a class label each:
+:func:`load_japanese_vowels` returns a list of (T_i, 12) float32 arrays and int64 labels 0..8,
+read from files that ship inside rnnbook (``rnnbook/data_files``).
 """
 
 from __future__ import annotations
 
+import gzip
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -27,6 +33,7 @@ __all__ = [
     "random_binary_task", "adding_problem", "sliding_windows",
     "SEATTLE_FEATURES", "seattle_weather_table", "seattle_rain_windows",
     "Windows", "SplitData", "split_masks", "chronological_split",
+    "DATA_FILES", "load_japanese_vowels",
 ]
 
 #: Daily series :func:`seattle_rain_windows` can use as its single input feature.
@@ -335,3 +342,65 @@ def chronological_split(x, y, dates, *, val_start: str = "2014-01-01",
     parts = [Windows(((x[m].astype(np.float64) - mean) / std).astype(np.float32), y[m].astype(np.float32), dates[m])
              for m in masks]
     return SplitData(*parts, mean=mean, std=std)
+
+
+#: Folder of the data files that ship inside rnnbook (see ``data_files/README.md`` there).
+DATA_FILES = Path(__file__).resolve().parent / "data_files"
+
+
+def _read_ts(lines, source: str) -> tuple[list[np.ndarray], np.ndarray]:
+    """Parse the lines of a multivariate ``.ts`` file (the UEA/UCR archive's text format).
+
+    Header lines start with ``#`` (comments) or ``@`` (keywords); each data line holds one case
+    as ``D`` comma-separated channels and its class label, separated by colons::
+
+        x_1^(1),...,x_T^(1) : x_1^(2),...,x_T^(2) : ... : x_1^(D),...,x_T^(D) : label
+
+    Returns the cases as float32 arrays of shape (T_i, D) (time first, as Keras reads them) and
+    the labels as strings.
+    """
+    sequences, labels, dims = [], [], None
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if line.startswith("@dimensions"):
+            dims = int(line.split()[1])
+        if not line or line[0] in "#@":
+            continue
+        *channels, label = line.split(":")
+        rows = [channel.split(",") for channel in channels]
+        if dims is not None and len(rows) != dims:
+            raise ValueError(f"{source}, line {number}: {len(rows)} channels, expected {dims}")
+        if len({len(row) for row in rows}) != 1:
+            raise ValueError(f"{source}, line {number}: channels of different lengths")
+        sequences.append(np.array(rows, dtype=np.float32).T)
+        labels.append(label.strip())
+    if not sequences:
+        raise ValueError(f"{source}: no data lines")
+    return sequences, np.array(labels)
+
+
+def load_japanese_vowels(split: str = "train") -> tuple[list[np.ndarray], np.ndarray]:
+    """The JapaneseVowels data set, with its official train/test split (read from rnnbook).
+
+    Nine male speakers each uttered the Japanese vowels /ae/ in succession; every utterance
+    was cut into frames (25.6 ms long, every 6.4 ms, sampled at 10 kHz) and each frame was
+    described by the 12 coefficients of a 12th-order linear-prediction (LPC) cepstrum
+    (Kudo, Toyama & Shimbo, 1999). One utterance is a sequence of T_i = 7 to 29 frames of
+    D = 12 features; the task is to name the speaker. The split is the original one: 270
+    training utterances (30 per speaker) and 370 test utterances recorded on other occasions
+    (24 to 88 per speaker). The data are the UEA multivariate archive's files (Bagnall et al.,
+    2018), shipped gzipped in ``rnnbook/data_files``; nothing is downloaded.
+
+    Args:
+        split: ``"train"`` or ``"test"``.
+
+    Returns:
+        ``(sequences, labels)``: a list of N float32 arrays of shapes (T_i, 12), and the
+        speakers as int64 labels 0..8 (the archive's classes 1..9 minus one), shape (N,).
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+    path = DATA_FILES / f"JapaneseVowels_{split.upper()}.ts.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        sequences, labels = _read_ts(lines, path.name)
+    return sequences, labels.astype(np.int64) - 1

@@ -10,8 +10,9 @@ first, the filler after them)::
 
 and with pre-padding the filler comes first: ``x[i, t] = s_i[t - (T - T_i)]`` and
 ``m[i, t] = 1`` for ``t >= T - T_i``. The mask ``m`` of shape (batch, time) is what Keras's
-``Masking`` layer computes from ``x`` and what :func:`rnnbook.gru_forward` and its siblings take
-as ``mask=``. Post-padding is the layout cuDNN requires (see the classification chapter).
+``Masking`` layer computes from ``x``, and what :func:`~rnnbook.gru.gru_forward` and its
+siblings take as ``mask=``. Post-padding is the layout cuDNN requires (see the classification
+chapter).
 """
 
 from __future__ import annotations

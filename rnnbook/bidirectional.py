@@ -138,7 +138,7 @@ def layer_forward(x, params: dict, cell: str, *, go_backwards: bool = False,
     Args:
         x: input sequences, shape (batch, time, input).
         params: the layer's parameters as :func:`rnnbook.keras_interop.from_keras` returns them (see
-            :data:`CELL_PARAMS` for the keys of each cell).
+            ``CELL_PARAMS`` for the keys of each cell).
         cell: ``"simple"``, ``"lstm"`` or ``"gru"``.
         go_backwards: read each sequence from its last step to its first; the result stays in
             that processing order, as in Keras.

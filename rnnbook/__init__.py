@@ -31,6 +31,8 @@ from .padding import pad_sequences
 from .plots import (draw_rnn_architecture, draw_rnn_architectures, draw_unrolled_rnn,
                     plot_hidden_heatmap)
 from .rnn import rnn_backward, rnn_forward, rnn_step
+from .sampling import (apply_temperature, char_initial_state, char_model_from_keras,
+                       char_step, generate, sample_categorical)
 from .stability import (hidden_jacobians, jacobian_norm_bound, jacobian_product_norms,
                         jacobian_products, orthogonal, scale_to_spectral_radius, spectral_radius)
 
@@ -54,4 +56,6 @@ __all__ = [
     "PARAM_NAMES", "classifier_logits", "classifier_predict", "classifier_loss_and_grads",
     "train_classifier",
     "pad_sequences", "dtw_distances", "nearest_neighbour_predict",
+    "apply_temperature", "sample_categorical", "char_model_from_keras", "char_initial_state",
+    "char_step", "generate",
 ]

@@ -33,7 +33,7 @@ __all__ = [
     "random_binary_task", "adding_problem", "sliding_windows",
     "SEATTLE_FEATURES", "seattle_weather_table", "seattle_rain_windows",
     "Windows", "SplitData", "split_masks", "chronological_split",
-    "DATA_FILES", "load_japanese_vowels",
+    "DATA_FILES", "load_japanese_vowels", "load_first_names",
 ]
 
 #: Daily series :func:`seattle_rain_windows` can use as its single input feature.
@@ -404,3 +404,38 @@ def load_japanese_vowels(split: str = "train") -> tuple[list[np.ndarray], np.nda
     with gzip.open(path, "rt", encoding="utf-8") as lines:
         sequences, labels = _read_ts(lines, path.name)
     return sequences, labels.astype(np.int64) - 1
+
+
+def load_first_names(sex: str = "both") -> np.ndarray:
+    """First names from the 1990 US Census, as the ``names`` package ships them (offline).
+
+    The US Census Bureau published the first names given to at least 0.001% of the people
+    counted in 1990 (with their frequencies), 4,275 female and 1,219 male names; the ``names``
+    package (Trey Hunner, version 0.3.0, MIT licence) ships both lists as text files. This
+    function reads them from the installed package (nothing is downloaded) and returns each
+    distinct name once, in lower case.
+
+    Args:
+        sex: ``"female"``, ``"male"`` or ``"both"`` (the union: 5,163 names).
+
+    Returns:
+        The names, sorted alphabetically, as a 1-D array of str (dtype ``<U11``); letters
+        ``a`` to ``z`` only.
+    """
+    from importlib import resources
+
+    files = {"female": ["dist.female.first"], "male": ["dist.male.first"],
+             "both": ["dist.female.first", "dist.male.first"]}
+    if sex not in files:
+        raise ValueError(f"sex must be 'female', 'male' or 'both'; got {sex!r}")
+    try:
+        package = resources.files("names")
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError("load_first_names needs the `names` package "
+                                  "(pip install names==0.3.0, pinned in requirements.txt)")
+    found = set()
+    for name in files[sex]:
+        for line in package.joinpath(name).read_text(encoding="ascii").splitlines():
+            if line.strip():
+                found.add(line.split()[0].lower())
+    return np.array(sorted(found))

@@ -12,6 +12,7 @@ Notation (the whole book): column vectors in the math, ``W_x`` of shape (hidden,
 
 __version__ = "0.1.0"
 
+from .attention import additive_attention, dot_attention, greedy_decode
 from .bidirectional import bidirectional_forward, layer_forward
 from .classifier import (PARAM_NAMES, classifier_logits, classifier_loss_and_grads,
                          classifier_predict, train_classifier)
@@ -58,4 +59,5 @@ __all__ = [
     "pad_sequences", "dtw_distances", "nearest_neighbour_predict",
     "apply_temperature", "sample_categorical", "char_model_from_keras", "char_initial_state",
     "char_step", "generate",
+    "dot_attention", "additive_attention", "greedy_decode",
 ]

@@ -33,6 +33,8 @@ __all__ = [
     "random_binary_task", "adding_problem", "sliding_windows",
     "SEATTLE_FEATURES", "seattle_weather_table", "seattle_rain_windows",
     "Windows", "SplitData", "split_masks", "chronological_split",
+    "MONTHS", "WEEKDAYS", "DATE_FORMATS", "DATE_SOURCE_CHARS", "DATE_TARGET_CHARS",
+    "DatePairs", "date_pairs",
     "DATA_FILES", "load_japanese_vowels", "load_first_names",
 ]
 
@@ -346,6 +348,91 @@ def chronological_split(x, y, dates, *, val_start: str = "2014-01-01",
 
 #: Folder of the data files that ship inside rnnbook (see ``data_files/README.md`` there).
 DATA_FILES = Path(__file__).resolve().parent / "data_files"
+
+
+#: Month and weekday names written by :func:`date_pairs` (English, independent of the locale).
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _ordinal_suffix(day: int) -> str:
+    return "th" if 11 <= day <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+
+
+#: The ways :func:`date_pairs` writes a date, each named by how it writes Sunday 7 March 2021.
+#: Slashes put the month first (US), dots the day first (continental Europe); the two-digit
+#: year of "07-MAR-21" means 1950-2049, the range :func:`date_pairs` draws from.
+DATE_FORMATS = {
+    "7 March 2021": lambda d: f"{d.day} {MONTHS[d.month - 1]} {d.year}",
+    "March 7, 2021": lambda d: f"{MONTHS[d.month - 1]} {d.day}, {d.year}",
+    "Sunday, 7 March 2021": lambda d: (f"{WEEKDAYS[d.weekday()]}, {d.day} "
+                                       f"{MONTHS[d.month - 1]} {d.year}"),
+    "march 7th, 2021": lambda d: (f"{MONTHS[d.month - 1].lower()} {d.day}"
+                                  f"{_ordinal_suffix(d.day)}, {d.year}"),
+    "Mar 7 2021": lambda d: f"{MONTHS[d.month - 1][:3]} {d.day} {d.year}",
+    "07-MAR-21": lambda d: f"{d.day:02d}-{MONTHS[d.month - 1][:3].upper()}-{d.year % 100:02d}",
+    "03/07/2021": lambda d: f"{d.month:02d}/{d.day:02d}/{d.year}",
+    "7.3.2021": lambda d: f"{d.day}.{d.month}.{d.year}",
+    "20210307": lambda d: f"{d.year}{d.month:02d}{d.day:02d}",
+}
+
+#: Every character a source string of :func:`date_pairs` can contain, sorted.
+DATE_SOURCE_CHARS = "".join(sorted(set(
+    "".join(MONTHS + WEEKDAYS).lower() + "".join(MONTHS + WEEKDAYS).upper()
+    + "0123456789 ,-./")))
+#: Every character of an ISO date ``YYYY-MM-DD``, the target of :func:`date_pairs`.
+DATE_TARGET_CHARS = "0123456789-"
+
+
+class DatePairs(NamedTuple):
+    """Dates written in several formats, with their ISO 8601 form (see :func:`date_pairs`).
+
+    Attributes:
+        source: the dates as written, list of ``n`` str (at most 28 characters).
+        target: the same dates as ``YYYY-MM-DD``, list of ``n`` str (10 characters each).
+        format: index into ``list(DATE_FORMATS)`` of each source's format, shape (n,), int64.
+    """
+
+    source: list
+    target: list
+    format: np.ndarray
+
+
+def date_pairs(n: int, *, rng: np.random.Generator | int, first: str = "1950-01-01",
+               last: str = "2049-12-31") -> DatePairs:
+    """``n`` different calendar days, each written in a random format and in ISO 8601.
+
+    The task of the sequence-to-sequence chapter: read ``"Sunday, 7 March 2021"``,
+    ``"03/07/2021"`` or ``"07-MAR-21"`` and write ``"2021-03-07"``. The days are drawn without
+    replacement, uniformly from ``first`` to ``last`` inclusive, so splitting the result into
+    consecutive parts gives training and held-out sets that share no day; the formats are drawn
+    uniformly from :data:`DATE_FORMATS`. Names are English whatever the locale.
+
+    Args:
+        n: number of pairs, at most the number of days from ``first`` to ``last``.
+        rng: a ``np.random.Generator`` (or an integer seed for a fresh one). The days are drawn
+            first, then the formats.
+        first, last: the range of days, ``"YYYY-MM-DD"``; the default, 1950 to 2049, is the
+            range the two-digit years of ``"07-MAR-21"`` stand for.
+
+    Returns:
+        :class:`DatePairs` ``(source, target, format)``.
+    """
+    n = _check_positive_int("n", n)
+    rng = _check_rng(rng)
+    lo, hi = np.datetime64(first, "D"), np.datetime64(last, "D")
+    days_in_range = int((hi - lo).astype(np.int64)) + 1
+    if days_in_range < 1 or n > days_in_range:
+        raise ValueError(f"n must be at most the number of days from first to last "
+                         f"({first} to {last}: {max(days_in_range, 0)} days); got n = {n}")
+    days = lo + rng.choice(days_in_range, size=n, replace=False)
+    formats = rng.integers(0, len(DATE_FORMATS), size=n).astype(np.int64)
+    writers = list(DATE_FORMATS.values())
+    dates = days.astype(object)                       # datetime.date objects
+    source = [writers[f](d) for d, f in zip(dates, formats)]
+    target = [d.isoformat() for d in dates]
+    return DatePairs(source, target, formats)
 
 
 def _read_ts(lines, source: str) -> tuple[list[np.ndarray], np.ndarray]:

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Train the two date normalisers of chapter 16 and store their weights.
+
+Chapter 16 (book/applications/16_seq2seq_attention.ipynb) trains a character-level
+encoder-decoder to rewrite dates such as "Sunday, 7 March 2021", "03/07/2021" or "07-MAR-21" as
+"2021-03-07", once without attention (the decoder sees the source only through the encoder's
+final state) and once with dot-product attention over the encoder's states. Training both to
+convergence takes longer than a notebook may run, so this script does it, deterministically, and
+stores the result in ``book/applications/seq2seq_weights.npz`` (under 1 MB), with the
+weights after ``EARLY_EPOCHS`` epochs, to compare the two models on an equal, short budget. The chapter
+trains the attention model for one epoch to show the run, then loads the stored weights.
+
+    .venv/bin/python scripts/train_seq2seq.py          # about six minutes on two cores
+
+Every model starts from ``keras.utils.set_random_seed(SEED)``; ``fit`` shuffles with
+TensorFlow's seeded generator, so a rerun on the same machine gives the same bits. The weights
+after the first ``START_BATCHES`` batches are stored too: ``tests/test_attention.py`` re-runs
+those batches and checks they still reproduce them, which catches a changed recipe, data set or
+library version.
+
+Protocol: ``N_TRAIN`` training pairs, ``N_VAL`` validation and ``N_TEST`` test pairs from
+``rnnbook.data.date_pairs(..., rng=DATA_SEED)``, consecutive parts of one draw, so no day is in
+two parts. Teacher forcing: the decoder reads the start marker and the first nine target
+characters and is trained to write the ten target characters (cross-entropy on the logits).
+Adam with learning rate ``LR``, mini-batches of ``BATCH``, at most ``MAX_EPOCHS`` epochs,
+stopped when the validation loss has not improved for ``PATIENCE`` epochs, keeping the best
+weights. The test part is not touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+WEIGHTS = ROOT / "book" / "applications" / "seq2seq_weights.npz"
+
+N_TRAIN, N_VAL, N_TEST, DATA_SEED = 10_000, 1_000, 2_000, 16
+SOURCE_LEN, TARGET_LEN = 28, 10         # longest source ("Wednesday, 24 September 2031"); ISO
+EMBED, UNITS, BATCH, LR = 16, 64, 64, 3e-3
+MAX_EPOCHS, PATIENCE, SEED = 60, 4, 0
+START_BATCHES = 20                      # the stored start: weights after this many batches
+EARLY_EPOCHS = 5                        # also stored: the weights after this many epochs
+KINDS = ("plain", "attention")
+
+
+def vocabularies() -> tuple[dict, dict, int]:
+    """Source ids (0 is padding), target ids (0..10) and the start marker's id (11)."""
+    from rnnbook.data import DATE_SOURCE_CHARS, DATE_TARGET_CHARS
+
+    source_ids = {c: i + 1 for i, c in enumerate(DATE_SOURCE_CHARS)}
+    target_ids = {c: i for i, c in enumerate(DATE_TARGET_CHARS)}
+    return source_ids, target_ids, len(DATE_TARGET_CHARS)
+
+
+def encode(sources, targets) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Character ids: sources (n, SOURCE_LEN) right-padded with 0, decoder inputs (start
+    marker, then the target shifted right by one) and targets, both (n, TARGET_LEN); int32."""
+    source_ids, target_ids, start = vocabularies()
+    x = np.zeros((len(sources), SOURCE_LEN), np.int32)
+    for i, s in enumerate(sources):
+        x[i, :len(s)] = [source_ids[c] for c in s]
+    y = np.array([[target_ids[c] for c in t] for t in targets], np.int32)
+    y_in = np.concatenate([np.full((len(y), 1), start, np.int32), y[:, :-1]], axis=1)
+    return x, y_in, y
+
+
+def prepare() -> dict:
+    """The three parts, each ``(x, y_in, y, pairs)``, from one seeded draw of distinct days."""
+    from rnnbook.data import DatePairs, date_pairs
+
+    pairs = date_pairs(N_TRAIN + N_VAL + N_TEST, rng=DATA_SEED)
+    cuts = {"train": slice(0, N_TRAIN), "val": slice(N_TRAIN, N_TRAIN + N_VAL),
+            "test": slice(N_TRAIN + N_VAL, None)}
+    out = {}
+    for name, part in cuts.items():
+        sub = DatePairs(pairs.source[part], pairs.target[part], pairs.format[part])
+        out[name] = (*encode(sub.source, sub.target), sub)
+    return out
+
+
+def build(attention: bool):
+    """The encoder-decoder, seeded and compiled; with ``attention`` the decoder's states
+    attend (dot product) to the encoder's and the output layer reads both."""
+    import keras
+
+    source_ids, _, start = vocabularies()
+    keras.utils.set_random_seed(SEED)
+    source = keras.Input((SOURCE_LEN,), dtype="int32", name="source")
+    previous = keras.Input((TARGET_LEN,), dtype="int32", name="previous")
+    e = keras.layers.Embedding(len(source_ids) + 1, EMBED, mask_zero=True,
+                               name="source_embedding")(source)
+    states, final = keras.layers.GRU(UNITS, return_sequences=True, return_state=True,
+                                     name="encoder")(e)
+    d = keras.layers.Embedding(start + 1, EMBED, name="target_embedding")(previous)
+    s = keras.layers.GRU(UNITS, return_sequences=True, name="decoder")(
+        d, initial_state=final)
+    if attention:
+        context = keras.layers.Attention(name="attention")([s, states])
+        s = keras.layers.Concatenate(name="concatenate")([s, context])
+    logits = keras.layers.Dense(start, name="output")(s)
+    model = keras.Model([source, previous], logits)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=LR),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    return model
+
+
+def train(kind: str, epochs: int = MAX_EPOCHS, data: dict | None = None,
+          stop_after_start: bool = False):
+    """Train one model; return (model, history dict, weights after START_BATCHES batches,
+    the running training loss at that point, weights after EARLY_EPOCHS epochs).
+    ``stop_after_start`` stops after START_BATCHES batches (for tests)."""
+    import keras
+
+    data = prepare() if data is None else data
+    (x, y_in, y, _), (xv, yv_in, yv, _) = data["train"], data["val"]
+    model = build(kind == "attention")
+    start, start_loss, early = [], [], []
+
+    class Start(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if not start and batch == START_BATCHES - 1:
+                start.extend(w.copy() for w in self.model.get_weights())
+                start_loss.append(float(logs["loss"]))
+                if stop_after_start:
+                    self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == EARLY_EPOCHS - 1:
+                early.extend(w.copy() for w in self.model.get_weights())
+
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE,
+                                         restore_best_weights=True)
+    history = model.fit([x, y_in], y, epochs=epochs, batch_size=BATCH, verbose=0,
+                        validation_data=([xv, yv_in], yv),
+                        callbacks=[Start()] if stop_after_start else [Start(), stop])
+    return model, history.history, start, start_loss[0], early
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=WEIGHTS)
+    args = parser.parse_args()
+
+    import rnnbook
+
+    rnnbook.setup(seed=SEED)
+    import keras
+
+    stored = {"units": np.int64(UNITS), "seed": np.int64(SEED),
+              "keras_version": np.array(keras.__version__)}
+    data = prepare()
+    for kind in KINDS:
+        began = time.perf_counter()
+        model, history, start, start_loss, early = train(kind, data=data)
+        best = int(np.argmin(history["val_loss"])) + 1
+        for i, w in enumerate(model.get_weights()):
+            stored[f"{kind}__final__{i}"] = w
+        for i, w in enumerate(start):
+            stored[f"{kind}__start__{i}"] = w
+        for i, w in enumerate(early):
+            stored[f"{kind}__early__{i}"] = w
+        stored[f"{kind}__start_loss"] = np.float64(start_loss)
+        for key in ("loss", "val_loss", "accuracy", "val_accuracy"):
+            stored[f"{kind}__{key}"] = np.array(history[key])
+        stored[f"{kind}__best_epoch"] = np.int64(best)
+        print(f"{kind:10s} {len(history['loss']):3d} epochs, best {best:3d}, val loss "
+              f"{min(history['val_loss']):.4f}, val accuracy "
+              f"{history['val_accuracy'][best - 1]:.4f}, {time.perf_counter() - began:.0f} s",
+              flush=True)
+    np.savez_compressed(args.out, **stored)
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KB)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

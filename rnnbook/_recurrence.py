@@ -34,6 +34,11 @@ from ._checks import as_array, check_dim, check_rank, check_shape_matches
 #: multiplied into the weight gradients. Any value gives the same result; only the speed changes.
 BLOCK_BYTES = 1 << 20
 
+#: The forward pass computes the input projections of this many bytes' worth of steps at a time
+#: when it need not keep them (no backward pass follows), so they are still in cache when the
+#: loop uses them.
+PROJECTION_BYTES = 1 << 21
+
 
 # ----------------------------------------------------------------------------------------------
 # Checks shared by the public entry points
@@ -138,13 +143,12 @@ def with_ones(x_tm: np.ndarray, dtype) -> np.ndarray:
     return x1
 
 
-def input_projection(x1: np.ndarray, W_x: np.ndarray, b: np.ndarray, dtype) -> np.ndarray:
-    """``P_t = x_t @ W_x.T + b`` for all steps in one product: (time, batch, rows)."""
-    time, batch, inputs1 = x1.shape
-    W_xb = np.empty((inputs1, W_x.shape[0]), dtype=dtype)       # [[W_x.T], [b]]
+def projection_matrix(W_x: np.ndarray, b: np.ndarray, dtype) -> np.ndarray:
+    """``[[W_x.T], [b]]``, shape (input + 1, rows): ``[x_t, 1]`` times it is ``x_t @ W_x.T + b``."""
+    W_xb = np.empty((W_x.shape[1] + 1, W_x.shape[0]), dtype=dtype)
     W_xb[:-1] = W_x.T
     W_xb[-1] = b
-    return (x1.reshape(time * batch, inputs1) @ W_xb).reshape(time, batch, W_x.shape[0])
+    return W_xb
 
 
 def time_major(x: np.ndarray, mask, go_backwards: bool):
@@ -170,21 +174,49 @@ def seen(m_tm: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # The loop
 # ----------------------------------------------------------------------------------------------
-def run_forward(cell, P: np.ndarray, m_tm) -> None:
+def run_forward(cell, x1: np.ndarray, W_xb: np.ndarray, m_tm) -> None:
     """Run ``cell`` over all steps; the cell keeps every step's states in its own buffers.
 
-    ``cell.step(t, P_t, prev)`` writes the states after step t into its buffers and returns them
-    as a tuple (hidden state first); ``cell.initial`` is the tuple of initial states. At a masked
-    step the new states are overwritten with the previous ones, in place.
+    The input side ``P_t = [x_t, 1] @ W_xb`` is computed a block of steps at a time, as one
+    matrix product per block, into the buffer ``cell.projections(start, stop)`` returns: the
+    cell's own storage for all steps when the backward pass will need it, or a small reusable
+    buffer (``PROJECTION_BYTES``) that stays in cache when only the outputs are wanted.
+    ``cell.step(t, P_t, prev)`` then works on ``P_t`` in place, writes the states after step t
+    into its buffers and returns them as a tuple (hidden state first); ``cell.initial`` is the
+    tuple of initial states. At a masked step the new states are overwritten with the previous
+    ones, in place.
     """
+    time, batch, inputs1 = x1.shape
+    rows = W_xb.shape[1]
+    block = int(max(1, min(time, PROJECTION_BYTES // (batch * rows * x1.itemsize))))
     prev = cell.initial
-    for t in range(P.shape[0]):
-        new = cell.step(t, P[t], prev)
-        if m_tm is not None:
-            carry = ~m_tm[t]
-            for s_new, s_prev in zip(new, prev):
-                np.copyto(s_new, s_prev, where=carry)
-        prev = new
+    for start in range(0, time, block):
+        stop = min(time, start + block)
+        P = cell.projections(start, stop)                          # (stop - start, batch, rows)
+        np.matmul(x1[start:stop].reshape(-1, inputs1), W_xb, out=P.reshape(-1, rows))
+        for t in range(start, stop):
+            new = cell.step(t, P[t - start], prev)
+            if m_tm is not None:
+                carry = ~m_tm[t]
+                for s_new, s_prev in zip(new, prev):
+                    np.copyto(s_new, s_prev, where=carry)
+            prev = new
+
+
+class Projections:
+    """Where a cell's input projections go: all steps kept (``keep``), or one reused block."""
+
+    def __init__(self, time: int, batch: int, rows: int, dtype, keep: bool):
+        self.keep = keep
+        if keep:
+            self.all = np.empty((time, batch, rows), dtype)
+        else:
+            block = int(max(1, min(time, PROJECTION_BYTES // (batch * rows
+                                                                * np.dtype(dtype).itemsize))))
+            self.block = np.empty((block, batch, rows), dtype)
+
+    def __call__(self, start: int, stop: int) -> np.ndarray:
+        return self.all[start:stop] if self.keep else self.block[:stop - start]
 
 
 def outputs(H_tm: np.ndarray, m_tm) -> np.ndarray:

@@ -43,23 +43,26 @@ class _GRUCell:
     ``H`` the states, and for ``reset_after=True`` ``MH`` = ``h_{t-1} @ W_h^h.T + b_h^h``.
     """
 
-    def __init__(self, P, W_h, b_h, h0, reset_after):
-        time, batch, rows = P.shape
-        n = rows // 3
-        dtype = P.dtype
-        self.hidden, self.P, self.W_h = n, P, W_h
+    def __init__(self, time, batch, W_h, b_h, h0, reset_after, dtype, keep):
+        rows, n = W_h.shape
+        self.hidden, self.W_h = n, W_h
+        # keep: the gates of every step are kept for the backward pass; otherwise each step's
+        # projections and gates are worked on in small reused buffers (see rec.run_forward).
+        self.projections = rec.Projections(time, batch, rows, dtype, keep)
         self.reset_after = reset_after
         self.same_pq = not reset_after      # reset_after: the recurrent gradient has r * da_h
         # P arrives with the z and r rows halved (see _forward); W_h.T and b_h get the same, so
         # that sigma(a) = (tanh(a / 2) + 1) / 2 needs no extra pass. Halving is exact.
         scale = _gate_scale(n, dtype)
         W_hT = np.ascontiguousarray((W_h * scale[:, None]).T)        # (H, 3H)
-        self.ZR = np.empty((time, batch, 2 * n), dtype)
-        self.HC = np.empty((time, batch, n), dtype)
+        steps = time if keep else 1                 # without keep, step t uses slot 0
+        self.keep = keep
+        self.ZR = np.empty((steps, batch, 2 * n), dtype)
+        self.HC = np.empty((steps, batch, n), dtype)
         self.H = np.empty((time, batch, n), dtype)
         if reset_after:
             self.W_hT, self.b_h = W_hT, b_h * scale
-            self.MH = np.empty((time, batch, n), dtype)
+            self.MH = np.empty((steps, batch, n), dtype)
         else:
             self.W_hT_zr = np.ascontiguousarray(W_hT[:, :2 * n])
             self.W_hT_h = np.ascontiguousarray(W_hT[:, 2 * n:])
@@ -72,14 +75,15 @@ class _GRUCell:
     def step(self, t, p, prev):
         (h_prev,) = prev
         n = self.hidden
-        zr, hc, h = self.ZR[t], self.HC[t], self.H[t]
+        slot = t if self.keep else 0
+        zr, hc, h = self.ZR[slot], self.HC[slot], self.H[t]
         if self.reset_after:
             mh = self.scratch
             np.matmul(h_prev, self.W_hT, out=mh)
             mh += self.b_h                                           # m_h = h W_h^T + b_h
             np.add(p[:, :2 * n], mh[:, :2 * n], out=zr)
             np.tanh(zr, out=zr)
-            self.MH[t] = mh[:, 2 * n:]                               # m_h^h
+            self.MH[slot] = mh[:, 2 * n:]                            # m_h^h
         else:
             np.matmul(h_prev, self.W_hT_zr, out=zr)
             zr += p[:, :2 * n]
@@ -87,7 +91,7 @@ class _GRUCell:
         zr *= 0.5
         zr += 0.5                                                    # z, r = sigma(...)
         if self.reset_after:
-            np.multiply(zr[:, n:], self.MH[t], out=hc)               # r * m_h^h
+            np.multiply(zr[:, n:], self.MH[slot], out=hc)            # r * m_h^h
         else:
             np.matmul(zr[:, n:] * h_prev, self.W_hT_h, out=hc)       # (r * h) W_h^h.T
         hc += p[:, 2 * n:]
@@ -173,16 +177,19 @@ def _prepare(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, extra=()):
     return x, W_x, W_h, b_x, b_h, h0, mask, result_dtype(*arrays)
 
 
-def _forward(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, go_backwards, dtype):
-    """Unchecked forward pass: the filled cell, ``[x_t, 1]``, the mask and ``W_x``, time-major."""
+def _forward(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, go_backwards, dtype, keep=False):
+    """Unchecked forward pass: the filled cell, ``[x_t, 1]``, the mask and ``W_x``, time-major.
+
+    ``keep``: keep every step's gates, for :func:`gru_backward`.
+    """
     x_tm, m_tm = rec.time_major(x, mask, go_backwards)
     x1 = rec.with_ones(x_tm, dtype)
     W_x, W_h, b_x, b_h, h0 = [None if a is None else a.astype(dtype, copy=False)
                               for a in (W_x, W_h, b_x, b_h, h0)]
     scale = _gate_scale(W_h.shape[1], dtype)
-    P = rec.input_projection(x1, W_x * scale[:, None], b_x * scale, dtype)  # z, r halved
-    cell = _GRUCell(P, W_h, b_h, h0, reset_after)
-    rec.run_forward(cell, cell.P, m_tm)
+    W_xb = rec.projection_matrix(W_x * scale[:, None], b_x * scale, dtype)  # z, r halved
+    cell = _GRUCell(x.shape[1], x.shape[0], W_h, b_h, h0, reset_after, dtype, keep)
+    rec.run_forward(cell, x1, W_xb, m_tm)
     return cell, x1, m_tm, W_x
 
 
@@ -274,7 +281,7 @@ def gru_backward(x, W_x, W_h, b_x, b_h, dH, h0=None, reset_after: bool = True,
     dH = rec.check_upstream("dH", dH, (batch, time, W_h.shape[1]))
     dtype = result_dtype(dtype, dH)
     cell, x1, m_tm, W_x_ = _forward(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, go_backwards,
-                                    dtype)
+                                    dtype, keep=True)
     dWb, dx_tm, (dh0,) = rec.run_backward(cell, x1, W_x_, dH.transpose(1, 0, 2), m_tm)
     dW_x, db_x, dx = rec.finish_backward(dWb, dx_tm, go_backwards, {"dH": dH})
     return {"W_x": dW_x, "W_h": cell.dW_h, "b_x": db_x, "b_h": cell.db_h, "x": dx, "h0": dh0}

@@ -37,18 +37,20 @@ class _LSTMCell:
 
     same_pq = True
 
-    def __init__(self, P, W_h, h0, c0):
-        time, batch, rows = P.shape
-        hidden = rows // 4
-        dtype = P.dtype
-        self.hidden, self.A, self.W_h = hidden, P, W_h
+    def __init__(self, time, batch, W_h, h0, c0, dtype, keep):
+        rows, hidden = W_h.shape
+        self.hidden, self.W_h = hidden, W_h
+        # keep: the gates of every step are kept for the backward pass; otherwise each step's
+        # projections are worked on in a small reused buffer (see rec.run_forward).
+        self.projections = rec.Projections(time, batch, rows, dtype, keep)
+        self.A = self.projections.all if keep else None
         # P arrives with the i, f and o rows halved (see _forward), and W_h.T gets the same, so
         # that one tanh over all four blocks gives tanh(a_c) and, for i, f, o,
         # tanh(a / 2) = 2 sigma(a) - 1. Halving is exact in floating point.
         self.W_hT = np.ascontiguousarray((W_h * _gate_scale(hidden, dtype)[:, None]).T)
         self.H = np.empty((time, batch, hidden), dtype)
         self.C = np.empty((time, batch, hidden), dtype)
-        self.TC = np.empty((time, batch, hidden), dtype)
+        self.TC = np.empty((time, batch, hidden), dtype) if keep else None
         zeros = np.zeros((batch, hidden), dtype)
         self.initial = (zeros if h0 is None else h0, zeros if c0 is None else c0)
         self.scratch = np.empty((batch, rows), dtype)
@@ -58,7 +60,7 @@ class _LSTMCell:
     def step(self, t, p, prev):
         h_prev, c_prev = prev
         n = self.hidden
-        a = self.A[t]                                        # P_t, then the gate values
+        a = p                                                # P_t, then the gate values
         np.matmul(h_prev, self.W_hT, out=self.scratch)
         a += self.scratch                                    # (x W_x^T + b) + h W_h^T, halved
         np.tanh(a, out=a)                                    # all four blocks at once
@@ -66,7 +68,8 @@ class _LSTMCell:
             gate *= 0.5
             gate += 0.5
         i, f, cc, o = a[:, :n], a[:, n:2 * n], a[:, 2 * n:3 * n], a[:, 3 * n:]
-        c, tc, h = self.C[t], self.TC[t], self.H[t]
+        c, h = self.C[t], self.H[t]
+        tc = self.work if self.TC is None else self.TC[t]
         np.multiply(f, c_prev, out=c)
         np.multiply(i, cc, out=tc)
         c += tc                                              # c_t = f c_{t-1} + i c~
@@ -125,16 +128,19 @@ def _prepare(x, W_x, W_h, b, h0, c0, mask, extra=()):
     return x, W_x, W_h, biases["b"], h0, c0, mask, result_dtype(*arrays)
 
 
-def _forward(x, W_x, W_h, b, h0, c0, mask, go_backwards, dtype):
-    """Unchecked forward pass: the filled cell, ``[x_t, 1]``, the mask and ``W_x``, time-major."""
+def _forward(x, W_x, W_h, b, h0, c0, mask, go_backwards, dtype, keep=False):
+    """Unchecked forward pass: the filled cell, ``[x_t, 1]``, the mask and ``W_x``, time-major.
+
+    ``keep``: keep every step's gates, for :func:`lstm_backward`.
+    """
     x_tm, m_tm = rec.time_major(x, mask, go_backwards)
     x1 = rec.with_ones(x_tm, dtype)
     W_x, W_h, b, h0, c0 = [None if a is None else a.astype(dtype, copy=False)
                            for a in (W_x, W_h, b, h0, c0)]
     scale = _gate_scale(W_h.shape[1], dtype)
-    P = rec.input_projection(x1, W_x * scale[:, None], b * scale, dtype)   # i, f, o halved
-    cell = _LSTMCell(P, W_h, h0, c0)
-    rec.run_forward(cell, cell.A, m_tm)
+    W_xb = rec.projection_matrix(W_x * scale[:, None], b * scale, dtype)   # i, f, o halved
+    cell = _LSTMCell(x.shape[1], x.shape[0], W_h, h0, c0, dtype, keep)
+    rec.run_forward(cell, x1, W_xb, m_tm)
     return cell, x1, m_tm, W_x
 
 
@@ -224,7 +230,8 @@ def lstm_backward(x, W_x, W_h, b, dH, h0=None, c0=None, go_backwards: bool = Fal
     batch, time, _ = x.shape
     dH = rec.check_upstream("dH", dH, (batch, time, W_h.shape[1]))
     dtype = result_dtype(dtype, dH)
-    cell, x1, m_tm, W_x_ = _forward(x, W_x, W_h, b, h0, c0, mask, go_backwards, dtype)
+    cell, x1, m_tm, W_x_ = _forward(x, W_x, W_h, b, h0, c0, mask, go_backwards, dtype,
+                                    keep=True)
     dWb, dx_tm, (dh0, dc0) = rec.run_backward(cell, x1, W_x_, dH.transpose(1, 0, 2), m_tm)
     dW_x, db, dx = rec.finish_backward(dWb, dx_tm, go_backwards, {"dH": dH})
     return {"W_x": dW_x, "W_h": cell.dW_h, "b": db, "x": dx, "h0": dh0, "c0": dc0}

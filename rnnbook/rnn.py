@@ -31,16 +31,20 @@ class _SimpleCell:
 
     same_pq = True
 
-    def __init__(self, P, W_h, h0):
-        time, batch, hidden = P.shape
-        self.hidden, self.H, self.W_h = hidden, P, W_h
+    def __init__(self, time, batch, W_h, h0, dtype):
+        hidden = W_h.shape[0]
+        self.hidden, self.W_h = hidden, W_h
+        self.H = np.empty((time, batch, hidden), dtype)      # P_t, overwritten by h_t
         self.W_hT = np.ascontiguousarray(W_h.T)
-        self.initial = (np.zeros((batch, hidden), P.dtype) if h0 is None else h0,)
-        self.scratch = np.empty((batch, hidden), P.dtype)
-        self.dW_h = np.zeros((hidden, hidden), P.dtype)
+        self.initial = (np.zeros((batch, hidden), dtype) if h0 is None else h0,)
+        self.scratch = np.empty((batch, hidden), dtype)
+        self.dW_h = np.zeros((hidden, hidden), dtype)
+
+    def projections(self, start, stop):
+        return self.H[start:stop]
 
     def step(self, t, p, prev):
-        h = self.H[t]                                    # holds P_t until overwritten here
+        h = p                                            # P_t, in place: becomes h_t
         np.matmul(prev[0], self.W_hT, out=self.scratch)
         h += self.scratch                                # (x_t W_x^T + b_h) + h_{t-1} W_h^T
         np.tanh(h, out=h)
@@ -75,8 +79,8 @@ def _forward(x, W_x, W_h, b_h, h0, mask, go_backwards, dtype):
     x1 = rec.with_ones(x_tm, dtype)
     cast = [None if a is None else a.astype(dtype, copy=False) for a in (W_x, W_h, b_h, h0)]
     W_x, W_h, b_h, h0 = cast
-    cell = _SimpleCell(rec.input_projection(x1, W_x, b_h, dtype), W_h, h0)
-    rec.run_forward(cell, cell.H, m_tm)
+    cell = _SimpleCell(x.shape[1], x.shape[0], W_h, h0, dtype)
+    rec.run_forward(cell, x1, rec.projection_matrix(W_x, b_h, dtype), m_tm)
     return cell, x1, m_tm, W_x
 
 
@@ -194,8 +198,9 @@ def rnn_backward(x, W_x, W_h, b_h, dH, h0=None, go_backwards: bool = False, H=No
         x1 = rec.with_ones(x_tm, dtype)
         W_x_ = W_x.astype(dtype, copy=False)
         h_init = None if h0 is None else h0.astype(dtype, copy=False)
-        states = np.array(H.transpose(1, 0, 2), dtype=dtype)        # a time-major copy
-        cell = _SimpleCell(states, W_h.astype(dtype, copy=False), h_init)
+        cell = _SimpleCell(time, batch, W_h.astype(dtype, copy=False), h_init, dtype)
+        states = cell.H
+        states[...] = H.transpose(1, 0, 2)                           # a time-major copy
         if m_tm is not None:                 # outputs are zero before the first real step,
             np.copyto(states, cell.initial[0], where=~rec.seen(m_tm))   # states are h0 there
     dWb, dx_tm, (dh0,) = rec.run_backward(cell, x1, W_x_, dH.transpose(1, 0, 2), m_tm)

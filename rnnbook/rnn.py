@@ -31,10 +31,11 @@ class _SimpleCell:
 
     same_pq = True
 
-    def __init__(self, time, batch, W_h, h0, dtype):
+    def __init__(self, time, batch, W_h, h0, dtype, states=None):
         hidden = W_h.shape[0]
         self.hidden, self.W_h = hidden, W_h
-        self.H = np.empty((time, batch, hidden), dtype)      # P_t, overwritten by h_t
+        # P_t, overwritten by h_t; or states already computed (for the backward pass only)
+        self.H = np.empty((time, batch, hidden), dtype) if states is None else states
         self.W_hT = np.ascontiguousarray(W_h.T)
         self.initial = (np.zeros((batch, hidden), dtype) if h0 is None else h0,)
         self.scratch = np.empty((batch, hidden), dtype)
@@ -198,9 +199,12 @@ def rnn_backward(x, W_x, W_h, b_h, dH, h0=None, go_backwards: bool = False, H=No
         x1 = rec.with_ones(x_tm, dtype)
         W_x_ = W_x.astype(dtype, copy=False)
         h_init = None if h0 is None else h0.astype(dtype, copy=False)
-        cell = _SimpleCell(time, batch, W_h.astype(dtype, copy=False), h_init, dtype)
-        states = cell.H
-        states[...] = H.transpose(1, 0, 2)                           # a time-major copy
+        # Time-major states; for outputs straight from rnn_forward (a transposed view of a
+        # time-major array) and no mask, this is the array itself, not a copy.
+        states = H.transpose(1, 0, 2)
+        if m_tm is not None or states.dtype != dtype or not states.flags.c_contiguous:
+            states = np.array(states, dtype=dtype)
+        cell = _SimpleCell(time, batch, W_h.astype(dtype, copy=False), h_init, dtype, states)
         if m_tm is not None:                 # outputs are zero before the first real step,
             np.copyto(states, cell.initial[0], where=~rec.seen(m_tm))   # states are h0 there
     dWb, dx_tm, (dh0,) = rec.run_backward(cell, x1, W_x_, dH.transpose(1, 0, 2), m_tm)

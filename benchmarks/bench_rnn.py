@@ -20,8 +20,9 @@ layer (``SimpleRNN``, ``LSTM`` or ``GRU`` with its default ``reset_after=True``,
 
 Before timing a shape, the outputs are compared once (``assert_allclose``, atol 1e-4), so the
 table compares computations that give the same numbers. The contenders of one comparison are
-timed *interleaved*: each repetition times every contender once, in turn, so that a change of
-machine load during the run affects all of them alike. Every timing is the median, over
+timed *interleaved*: each repetition times rnnbook and the compiled layer once each, in turn,
+so that a change of machine load during the run affects both alike (the eager layer is timed on
+its own, after them: its worker threads stay busy after each call and slow whatever follows). Every timing is the median, over
 ``--repeat`` repetitions, of the mean time of a loop of calls sized to take about
 ``--min-time`` seconds (``timeit``'s method), after warm-up calls. The ratio column is
 ``Keras time / rnnbook time``: above 1 means rnnbook is faster.
@@ -110,7 +111,7 @@ def measure(contenders: dict, repeat: int, min_time: float,
             # OpenBLAS's and TensorFlow's worker threads spin for a while after their last job
             # before they sleep; pause so the previous contender's idle threads do not steal
             # this one's cores.
-            time.sleep(0.1)
+            time.sleep(0.5)
             per_call[name].append(timer.timeit(numbers[name]) / numbers[name])
     return {name: (statistics.median(t), max(t) / min(t) - 1.0) for name, t in per_call.items()}
 
@@ -259,7 +260,13 @@ def main(argv: list[str] | None = None) -> int:
             case = build_case(layer, shape, rng)
             label = f"({shape[0]}, {shape[1]}, {shape[2]} -> {shape[3]})"
             for kind, contenders in case.items():
-                results = measure(contenders, repeat, min_time, warmup)
+                # rnnbook and the compiled layer are timed interleaved; eager Keras leaves its
+                # threads busy for a while after each call (it slowed the NumPy code that
+                # followed it by up to 60% in trials), so it is timed on its own.
+                eager = {k: v for k, v in contenders.items() if k == "keras eager"}
+                results = measure({k: v for k, v in contenders.items() if k not in eager},
+                                  repeat, min_time, warmup)
+                results.update(measure(eager, repeat, min_time, warmup) if eager else {})
                 ours = results["rnnbook"][0]
                 for name, (t, spread) in results.items():
                     ratio = "" if name == "rnnbook" else f"{t / ours:6.2f}"

@@ -166,7 +166,7 @@ def rnn_backward(x, W_x, W_h, b_h, dH, h0=None, go_backwards: bool = False, H=No
 
     Only the carried gradient is sequential; the tanh' factor is applied inside the loop, step
     by step. The sums over time in ``dW_x``, ``dW_h``, ``db_h`` and the products ``dx_t`` are
-    formed a block of steps at a time (see ``rnnbook._recurrence.BLOCK_BYTES``), as a few large
+    formed a block of steps at a time (see :data:`rnnbook._recurrence.BLOCK_BYTES`), as a few large
     matrix products over all of the block's steps and sequences at once. With a mask, a masked
     step passes the gradient on its state straight back to the previous state.
 

@@ -166,6 +166,15 @@ def time_major(x: np.ndarray, mask, go_backwards: bool):
     return x_tm, m_tm
 
 
+def begin(x: np.ndarray, mask, go_backwards: bool, dtype, *arrays):
+    """What every forward pass starts from: ``[x_t, 1]`` and the mask in processing order,
+    time-major (:func:`time_major`, :func:`with_ones`), and ``arrays`` cast to ``dtype`` (None
+    stays None). Returns ``(x1, m_tm, cast_arrays)``."""
+    x_tm, m_tm = time_major(x, mask, go_backwards)
+    cast = [None if a is None else a.astype(dtype, copy=False) for a in arrays]
+    return with_ones(x_tm, dtype), m_tm, cast
+
+
 def seen(m_tm: np.ndarray) -> np.ndarray:
     """Whether a real step has been read at or before each step: (time, batch, 1) booleans."""
     return np.logical_or.accumulate(m_tm, axis=0)

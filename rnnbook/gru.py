@@ -157,7 +157,7 @@ def _gate_scale(hidden: int, dtype) -> np.ndarray:
     return scale
 
 
-def _prepare(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, extra=()):
+def _prepare(x, W_x, W_h, b_x, b_h, h0, mask, reset_after):
     W_x, W_h, biases, hidden = rec.check_weights(W_x, W_h, {"b_x": b_x, "b_h": b_h}, 3,
                                                  "3 * hidden")
     b_x, b_h = biases["b_x"], biases["b_h"]
@@ -173,7 +173,7 @@ def _prepare(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, extra=()):
     batch, time, _ = x.shape
     h0 = rec.check_state("h0", h0, batch, hidden)
     mask = rec.check_mask(mask, batch, time)
-    arrays = [a for a in (x, W_x, W_h, b_x, b_h, h0, *extra) if a is not None]
+    arrays = [a for a in (x, W_x, W_h, b_x, b_h, h0) if a is not None]
     return x, W_x, W_h, b_x, b_h, h0, mask, result_dtype(*arrays)
 
 
@@ -182,10 +182,8 @@ def _forward(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, go_backwards, dtype, 
 
     ``keep``: keep every step's gates, for :func:`gru_backward`.
     """
-    x_tm, m_tm = rec.time_major(x, mask, go_backwards)
-    x1 = rec.with_ones(x_tm, dtype)
-    W_x, W_h, b_x, b_h, h0 = [None if a is None else a.astype(dtype, copy=False)
-                              for a in (W_x, W_h, b_x, b_h, h0)]
+    x1, m_tm, (W_x, W_h, b_x, b_h, h0) = rec.begin(x, mask, go_backwards, dtype,
+                                                   W_x, W_h, b_x, b_h, h0)
     scale = _gate_scale(W_h.shape[1], dtype)
     W_xb = rec.projection_matrix(W_x * scale[:, None], b_x * scale, dtype)  # z, r halved
     cell = _GRUCell(x.shape[1], x.shape[0], W_h, b_h, h0, reset_after, dtype, keep)

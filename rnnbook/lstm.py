@@ -117,14 +117,14 @@ def _gate_scale(hidden: int, dtype) -> np.ndarray:
     return scale
 
 
-def _prepare(x, W_x, W_h, b, h0, c0, mask, extra=()):
+def _prepare(x, W_x, W_h, b, h0, c0, mask):
     W_x, W_h, biases, hidden = rec.check_weights(W_x, W_h, {"b": b}, 4, "4 * hidden")
     x = rec.check_sequence(x, W_x)
     batch, time, _ = x.shape
     h0 = rec.check_state("h0", h0, batch, hidden)
     c0 = rec.check_state("c0", c0, batch, hidden)
     mask = rec.check_mask(mask, batch, time)
-    arrays = [a for a in (x, W_x, W_h, biases["b"], h0, c0, *extra) if a is not None]
+    arrays = [a for a in (x, W_x, W_h, biases["b"], h0, c0) if a is not None]
     return x, W_x, W_h, biases["b"], h0, c0, mask, result_dtype(*arrays)
 
 
@@ -133,10 +133,8 @@ def _forward(x, W_x, W_h, b, h0, c0, mask, go_backwards, dtype, keep=False):
 
     ``keep``: keep every step's gates, for :func:`lstm_backward`.
     """
-    x_tm, m_tm = rec.time_major(x, mask, go_backwards)
-    x1 = rec.with_ones(x_tm, dtype)
-    W_x, W_h, b, h0, c0 = [None if a is None else a.astype(dtype, copy=False)
-                           for a in (W_x, W_h, b, h0, c0)]
+    x1, m_tm, (W_x, W_h, b, h0, c0) = rec.begin(x, mask, go_backwards, dtype,
+                                                W_x, W_h, b, h0, c0)
     scale = _gate_scale(W_h.shape[1], dtype)
     W_xb = rec.projection_matrix(W_x * scale[:, None], b * scale, dtype)   # i, f, o halved
     cell = _LSTMCell(x.shape[1], x.shape[0], W_h, h0, c0, dtype, keep)

@@ -64,22 +64,19 @@ class _SimpleCell:
         self.dW_h += dq.reshape(n * batch, hidden).T @ prev.reshape(n * batch, hidden)
 
 
-def _prepare(x, W_x, W_h, b_h, h0, mask, extra=()):
+def _prepare(x, W_x, W_h, b_h, h0, mask):
     W_x, W_h, biases, hidden = rec.check_weights(W_x, W_h, {"b_h": b_h}, 1, "hidden")
     x = rec.check_sequence(x, W_x)
     batch, time, _ = x.shape
     h0 = rec.check_state("h0", h0, batch, hidden)
     mask = rec.check_mask(mask, batch, time)
-    arrays = [a for a in (x, W_x, W_h, biases["b_h"], h0, *extra) if a is not None]
+    arrays = [a for a in (x, W_x, W_h, biases["b_h"], h0) if a is not None]
     return x, W_x, W_h, biases["b_h"], h0, mask, result_dtype(*arrays)
 
 
 def _forward(x, W_x, W_h, b_h, h0, mask, go_backwards, dtype):
     """Unchecked forward pass: the filled cell, ``[x_t, 1]`` and the mask, time-major."""
-    x_tm, m_tm = rec.time_major(x, mask, go_backwards)
-    x1 = rec.with_ones(x_tm, dtype)
-    cast = [None if a is None else a.astype(dtype, copy=False) for a in (W_x, W_h, b_h, h0)]
-    W_x, W_h, b_h, h0 = cast
+    x1, m_tm, (W_x, W_h, b_h, h0) = rec.begin(x, mask, go_backwards, dtype, W_x, W_h, b_h, h0)
     cell = _SimpleCell(x.shape[1], x.shape[0], W_h, h0, dtype)
     rec.run_forward(cell, x1, rec.projection_matrix(W_x, b_h, dtype), m_tm)
     return cell, x1, m_tm, W_x

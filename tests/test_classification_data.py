@@ -2,7 +2,6 @@
 
 import gzip
 import hashlib
-import socket
 
 import numpy as np
 import pytest
@@ -15,15 +14,6 @@ ARCHIVE_SHA256 = {
     "TRAIN": "68a430eabd919cc77f40b1f5f3bc0dcafacc1486bca9260785aeb7d262cc78cd",
     "TEST": "b3d41d6a0ca3bcad3afb9ca7d4365382aa51341e2e58bae2a574babdda5b9462",
 }
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any attempt to open a network connection fails the test."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("load_japanese_vowels tried to use the network")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 @pytest.mark.parametrize("split", ["TRAIN", "TEST"])

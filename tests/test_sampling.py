@@ -8,7 +8,6 @@ for another CPU's rounding.
 """
 
 import importlib.util
-import socket
 from pathlib import Path
 
 import keras
@@ -140,15 +139,6 @@ def test_char_step_carries_the_state_and_matches_keras(cell, keras_seed):
 
 
 # --- the first-names corpus ------------------------------------------------------------------------
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any attempt to open a network connection fails the test."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("load_first_names tried to use the network")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-
 
 @pytest.mark.parametrize("sex, n", [("female", 4275), ("male", 1219), ("both", 5163)])
 def test_first_names_offline_shape_and_dtype(no_network, sex, n):

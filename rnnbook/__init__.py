@@ -13,10 +13,12 @@ Notation (the whole book): column vectors in the math, ``W_x`` of shape (hidden,
 __version__ = "0.1.0"
 
 from .attention import additive_attention, dot_attention, greedy_decode
+from .backends import run_on_backend
 from .bidirectional import bidirectional_forward, layer_forward
 from .classifier import (PARAM_NAMES, classifier_logits, classifier_loss_and_grads,
                          classifier_predict, train_classifier)
 from .data import adding_problem, chronological_split, random_binary_task, seattle_rain_windows
+from .cost import matmul_flops
 from .dense import dense_backward, dense_forward
 from .forecast import (fit_linear_ar, forecast_windows, linear_ar_forecast, mae, mase,
                        persistence_forecast, recursive_forecast, seasonal_naive_forecast)
@@ -60,4 +62,5 @@ __all__ = [
     "apply_temperature", "sample_categorical", "char_model_from_keras", "char_initial_state",
     "char_step", "generate",
     "dot_attention", "additive_attention", "greedy_decode",
+    "run_on_backend", "matmul_flops",
 ]

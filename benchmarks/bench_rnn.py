@@ -91,11 +91,12 @@ def blas_threads() -> str:
     return f"{name} (threads: {env or 'library default'})"
 
 
-def measure(contenders: dict, repeat: int, min_time: float,
-            warmup: int) -> dict[str, tuple[float, float]]:
+def measure(contenders: dict, repeat: int, min_time: float, warmup: int,
+            pause: float = 0.5) -> dict[str, tuple[float, float]]:
     """Median and spread (max/min - 1) of the per-call time of each ``fn()``, in seconds.
 
-    The contenders are interleaved: repetition r times each of them once, in turn.
+    The contenders are interleaved: repetition r times each of them once, in turn, each after a
+    ``pause`` of that many seconds.
     """
     timers, numbers, per_call = {}, {}, {name: [] for name in contenders}
     for name, fn in contenders.items():
@@ -111,7 +112,7 @@ def measure(contenders: dict, repeat: int, min_time: float,
             # OpenBLAS's and TensorFlow's worker threads spin for a while after their last job
             # before they sleep; pause so the previous contender's idle threads do not steal
             # this one's cores.
-            time.sleep(0.5)
+            time.sleep(pause)
             per_call[name].append(timer.timeit(numbers[name]) / numbers[name])
     return {name: (statistics.median(t), max(t) / min(t) - 1.0) for name, t in per_call.items()}
 
@@ -141,6 +142,19 @@ def rnnbook_functions(kind: str, p: dict, x: np.ndarray, dH: np.ndarray):
         def grads():
             return rnnbook.gru_backward(x, p["W_x"], p["W_h"], p["b_x"], p["b_h"], dH)
     return forward, grads
+
+
+def assert_same_gradients(kind: str, ours: dict, keras_grads: list) -> None:
+    """rnnbook's gradients (book layout) equal Keras's [kernel, recurrent_kernel, bias, x]."""
+    g_kernel, g_rec, g_bias, g_x = keras_grads
+    if kind == "gru":                                  # Keras's GRU bias is [b_x, b_h]
+        bias = np.stack([ours["b_x"], ours["b_h"]])
+    else:
+        bias = ours["b_h" if kind == "simple" else "b"]
+    for name, mine, theirs in [("W_x", ours["W_x"], g_kernel.T), ("W_h", ours["W_h"], g_rec.T),
+                               ("bias", bias, g_bias), ("x", ours["x"], g_x)]:
+        scale = max(1.0, float(np.max(np.abs(theirs))))  # big sums: compare relative to size
+        np.testing.assert_allclose(mine / scale, theirs / scale, atol=1e-4, err_msg=name)
 
 
 def build_case(kind, shape, rng):
@@ -176,16 +190,8 @@ def build_case(kind, shape, rng):
     assert H_ours.dtype == np.float32
     np.testing.assert_allclose(H_ours, np.asarray(layer(xt)), atol=1e-4)
     np.testing.assert_allclose(H_ours, np.asarray(compiled_forward(xt)), atol=1e-4)
-    g_ours = ours_grads()
-    g_kernel, g_rec, g_bias, g_x = (np.asarray(g) for g in compiled_grads(xt, dHt))
-    if kind == "gru":                                  # Keras's GRU bias is [b_x, b_h]
-        bias = np.stack([g_ours["b_x"], g_ours["b_h"]])
-    else:
-        bias = g_ours["b_h" if kind == "simple" else "b"]
-    for name, ours, theirs in [("W_x", g_ours["W_x"], g_kernel.T), ("W_h", g_ours["W_h"], g_rec.T),
-                               ("bias", bias, g_bias), ("x", g_ours["x"], g_x)]:
-        scale = max(1.0, float(np.max(np.abs(theirs))))  # big sums: compare relative to size
-        np.testing.assert_allclose(ours / scale, theirs / scale, atol=1e-4, err_msg=name)
+    assert_same_gradients(kind, ours_grads(),
+                          [np.asarray(g) for g in compiled_grads(xt, dHt)])
 
     return {
         "forward": {

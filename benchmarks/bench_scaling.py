@@ -36,14 +36,16 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
-import timeit
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_rnn import assert_same_gradients, rnnbook_functions  # noqa: E402
+from bench_rnn import measure as _measure  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "scaling.json"
@@ -59,21 +61,8 @@ UNROLL_SHAPE = {"batch": 32, "inputs": 8, "hidden": 32}
 
 
 def measure(contenders: dict, repeat: int, min_time: float, warmup: int) -> dict:
-    """``{name: (median, spread)}`` of the per-call seconds of each ``fn()``, interleaved."""
-    timers, numbers, per_call = {}, {}, {name: [] for name in contenders}
-    for name, fn in contenders.items():
-        for _ in range(warmup):
-            fn()
-        timers[name] = timeit.Timer(fn)
-        number, elapsed = 1, timers[name].timeit(1)
-        while elapsed * number < min_time and number < 10_000:
-            number *= 2
-        numbers[name] = number
-    for _ in range(repeat):
-        for name, timer in timers.items():
-            time.sleep(0.05)             # let the previous contender's worker threads go idle
-            per_call[name].append(timer.timeit(numbers[name]) / numbers[name])
-    return {name: (statistics.median(t), max(t) / min(t) - 1.0) for name, t in per_call.items()}
+    """``bench_rnn.measure`` with a short pause: no eager Keras here to let settle."""
+    return _measure(contenders, repeat, min_time, warmup, pause=0.05)
 
 
 def gemm_speeds(settings: dict) -> list[dict]:
@@ -163,37 +152,12 @@ def make_case(backend: str, layer_name: str, batch: int, steps: int, inputs: int
         fn()
         first_call[name] = time.perf_counter() - start
 
-    if layer_name == "SimpleRNN":
-        def ours_forward():
-            return rnnbook.rnn_forward(x, p["W_x"], p["W_h"], p["b_h"])
-
-        def ours_grads():
-            H = rnnbook.rnn_forward(x, p["W_x"], p["W_h"], p["b_h"])
-            return rnnbook.rnn_backward(x, p["W_x"], p["W_h"], p["b_h"], dH, H=H)
-    elif layer_name == "LSTM":
-        def ours_forward():
-            return rnnbook.lstm_forward(x, p["W_x"], p["W_h"], p["b"])[0]
-
-        def ours_grads():
-            return rnnbook.lstm_backward(x, p["W_x"], p["W_h"], p["b"], dH)
-    else:
-        def ours_forward():
-            return rnnbook.gru_forward(x, p["W_x"], p["W_h"], p["b_x"], p["b_h"])
-
-        def ours_grads():
-            return rnnbook.gru_backward(x, p["W_x"], p["W_h"], p["b_x"], p["b_h"], dH)
+    kind = {"SimpleRNN": "simple", "LSTM": "lstm", "GRU": "gru"}[layer_name]
+    ours_forward, ours_grads = rnnbook_functions(kind, p, x, dH)
 
     # Like with like: the same numbers come out of both sides.
     np.testing.assert_allclose(ours_forward(), keras_forward(), atol=1e-4)
-    g = ours_grads()
-    bias = (np.stack([g["b_x"], g["b_h"]]) if layer_name == "GRU"
-            else g["b_h" if layer_name == "SimpleRNN" else "b"])
-    for name, ours, theirs in zip(("W_x", "W_h", "bias", "x"),
-                                  (g["W_x"], g["W_h"], bias, g["x"]), keras_grads()):
-        if name in ("W_x", "W_h"):
-            theirs = theirs.T
-        scale = max(1.0, float(np.max(np.abs(theirs))))
-        np.testing.assert_allclose(ours / scale, theirs / scale, atol=1e-4, err_msg=name)
+    assert_same_gradients(kind, ours_grads(), keras_grads())
 
     return {"forward": {"rnnbook": ours_forward, "keras": keras_forward},
             "forward+backward": {"rnnbook": ours_grads, "keras": keras_grads},

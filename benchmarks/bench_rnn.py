@@ -157,6 +157,28 @@ def assert_same_gradients(kind: str, ours: dict, keras_grads: list) -> None:
         np.testing.assert_allclose(mine / scale, theirs / scale, atol=1e-4, err_msg=name)
 
 
+def tf_functions(layer):
+    """``tf.function``-compiled forward and gradient functions of a built Keras layer.
+
+    The gradient function returns the gradients of ``sum(layer(x) * dH)`` with respect to the
+    kernel, the recurrent kernel, the bias and ``x``, in that order.
+    """
+    import tensorflow as tf
+
+    cell = layer.cell
+    weights = [cell.kernel, cell.recurrent_kernel, cell.bias]
+    forward = tf.function(lambda x_: layer(x_))
+
+    @tf.function
+    def grads(x_, dH_):
+        with tf.GradientTape() as tape:
+            tape.watch(x_)
+            loss = tf.reduce_sum(layer(x_) * dH_)
+        return tape.gradient(loss, weights + [x_])
+
+    return forward, grads
+
+
 def build_case(kind, shape, rng):
     """A Keras layer, its weights in the book's notation, an input and an upstream gradient."""
     import keras
@@ -171,17 +193,7 @@ def build_case(kind, shape, rng):
     dH = rng.normal(size=(batch, steps, hidden)).astype("float32")
     p = rnnbook.from_keras(layer)
     xt, dHt = tf.constant(x), tf.constant(dH)
-    cell = layer.cell
-    weights = [cell.kernel, cell.recurrent_kernel, cell.bias]
-
-    compiled_forward = tf.function(lambda x_: layer(x_))
-
-    @tf.function
-    def compiled_grads(x_, dH_):
-        with tf.GradientTape() as tape:
-            tape.watch(x_)
-            loss = tf.reduce_sum(layer(x_) * dH_)
-        return tape.gradient(loss, weights + [x_])
+    compiled_forward, compiled_grads = tf_functions(layer)
 
     ours_forward, ours_grads = rnnbook_functions(kind, p, x, dH)
 

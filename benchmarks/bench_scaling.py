@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_rnn import assert_same_gradients, rnnbook_functions  # noqa: E402
+from bench_rnn import assert_same_gradients, rnnbook_functions, tf_functions  # noqa: E402
 from bench_rnn import measure as _measure  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,15 +108,7 @@ def make_case(backend: str, layer_name: str, batch: int, steps: int, inputs: int
         import tensorflow as tf
 
         xt, dHt = tf.constant(x), tf.constant(dH)
-        weights = [layer.cell.kernel, layer.cell.recurrent_kernel, layer.cell.bias]
-        forward_fn = tf.function(lambda x_: layer(x_))
-
-        @tf.function
-        def grads_fn(x_, dH_):
-            with tf.GradientTape() as tape:
-                tape.watch(x_)
-                loss = tf.reduce_sum(layer(x_) * dH_)
-            return tape.gradient(loss, weights + [x_])
+        forward_fn, grads_fn = tf_functions(layer)
 
         def keras_forward():
             return forward_fn(xt).numpy()

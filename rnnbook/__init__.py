@@ -28,7 +28,7 @@ from .keras_interop import from_keras, to_keras
 from .lstm import lstm_backward, lstm_forward, lstm_step
 from .losses import bce_grad, bce_loss, sigmoid, softmax
 from .neighbours import dtw_distances, nearest_neighbour_predict
-from .notebook import setup
+from .notebook import power_of_ten_above, setup
 from .optim import SGD, Adam, clip_by_norm, global_norm
 from .padding import pad_sequences
 from .plots import (draw_rnn_architecture, draw_rnn_architectures, draw_unrolled_rnn,
@@ -62,5 +62,5 @@ __all__ = [
     "apply_temperature", "sample_categorical", "char_model_from_keras", "char_initial_state",
     "char_step", "generate",
     "dot_attention", "additive_attention", "greedy_decode",
-    "run_on_backend", "matmul_flops",
+    "run_on_backend", "matmul_flops", "power_of_ten_above",
 ]

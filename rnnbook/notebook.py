@@ -9,6 +9,7 @@ Importing ``rnnbook`` does none of this; only calling ``setup()`` does.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 import sys
@@ -16,7 +17,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["setup", "TF_ENVIRONMENT"]
+__all__ = ["setup", "TF_ENVIRONMENT", "power_of_ten_above"]
 
 #: Environment variables :func:`rnnbook.setup` sets before TensorFlow's first import.
 #: ``TF_CPP_MIN_LOG_LEVEL = "3"`` silences TensorFlow's C++ log lines (info, warnings and
@@ -67,6 +68,18 @@ def setup(seed: int = 0, *, keras: bool = True, precision: int = 4) -> np.random
         tf.get_logger().setLevel("ERROR")
         _keras.utils.set_random_seed(seed)
     return np.random.default_rng(seed)
+
+
+def power_of_ten_above(difference: float) -> float:
+    """The smallest power of ten at or above a non-negative number; 0 stays 0.
+
+    Notebooks print measured float differences through it (``<= 1e-06``) so that a stored output
+    does not change when the last digits of a difference move between runs or machines.
+    """
+    value = float(difference)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"difference must be a finite non-negative number; got {difference!r}")
+    return 0.0 if value == 0 else 10.0 ** math.ceil(math.log10(value))
 
 
 @contextlib.contextmanager

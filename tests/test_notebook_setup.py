@@ -73,3 +73,16 @@ def test_setup_warns_when_tensorflow_came_first(monkeypatch):
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
     with pytest.warns(UserWarning, match="after TensorFlow was imported"):
         rnnbook.setup(seed=0, keras=False)
+
+
+@pytest.mark.parametrize("difference, expected", [
+    (0, 0.0), (3.2e-7, 1e-6), (1e-6, 1e-6), (0.5, 1.0), (7, 10.0), (np.float32(2e-8), 1e-7),
+])
+def test_power_of_ten_above_rounds_up_to_a_power_of_ten(difference, expected):
+    assert rnnbook.power_of_ten_above(difference) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("bad", [-1e-9, float("nan"), float("inf")])
+def test_power_of_ten_above_rejects_negative_and_non_finite_numbers(bad):
+    with pytest.raises(ValueError, match="difference must be a finite non-negative number"):
+        rnnbook.power_of_ten_above(bad)

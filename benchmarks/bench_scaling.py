@@ -26,8 +26,9 @@ Before timing a shape the script asserts that rnnbook and Keras give the same ou
 gradients. Times are the median over ``--repeat`` repetitions of the mean per-call time of a loop
 sized to take ``--min-time`` seconds; Keras runs as a reader gets it (oneDNN on).
 
-The results go to ``--out`` (default ``benchmarks/results/scaling.json``, which chapter 18 plots),
-and a table is printed. Run it on a quiet machine.
+The results go to ``rnnbook/stored_files/scaling.json`` through ``rnnbook.save_stored`` (which
+also records the file's checksum; chapter 18 reads it with ``rnnbook.load_stored``), or to
+``--out`` when given, and a table is printed. Run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,7 +50,7 @@ from bench_rnn import assert_same_gradients, rnnbook_functions, tf_functions  # 
 from bench_rnn import measure as _measure  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = ROOT / "benchmarks" / "results" / "scaling.json"
+STORED_NAME = "scaling.json"       # in rnnbook/stored_files, written by rnnbook.save_stored
 LAYERS = ("SimpleRNN", "LSTM", "GRU")
 BACKENDS = ("tensorflow", "jax")
 BATCH, INPUTS = 32, 32
@@ -243,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run: few, short timings")
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     parser.add_argument("--layers", nargs="+", choices=LAYERS, default=list(LAYERS))
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the JSON goes")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="write the JSON here instead of rnnbook/stored_files (the "
+                             "chapter reads only that folder)")
     parser.add_argument("--worker", choices=BACKENDS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
@@ -261,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     for row in data["gemm"]:
         print(f"numpy gemm ({row['m']}, {row['k']}) @ ({row['k']}, {row['n']}): "
               f"{row['gflops']:.1f} GFLOP/s", flush=True)
+    scratch = Path(tempfile.mkdtemp(prefix="bench_scaling_"))
     for backend in args.backends:
-        part = args.out.with_suffix(f".{backend}.part")
+        part = scratch / f"{backend}.part"
         env = {**os.environ, "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu",
                "TF_CPP_MIN_LOG_LEVEL": "2"}
         command = [sys.executable, __file__, "--worker", backend, "--out", str(part),
@@ -274,10 +279,17 @@ def main(argv: list[str] | None = None) -> int:
         data["unroll"] += result["unroll"]
         data["versions"].update(result["versions"])
     data["total_seconds"] = time.perf_counter() - start
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(data, indent=1) + "\n")
+    scratch.rmdir()
+    import rnnbook.stored
+
+    if args.out is None:                              # the file chapter 18 reads
+        out = rnnbook.stored.save_stored(STORED_NAME, data)
+    else:
+        out = args.out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(rnnbook.stored.encode_stored(STORED_NAME, data))
     print_summary(data)
-    print(f"\nwrote {args.out} in {data['total_seconds']:.0f} s")
+    print(f"\nwrote {out} in {data['total_seconds']:.0f} s")
     return 0
 
 

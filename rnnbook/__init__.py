@@ -36,6 +36,7 @@ from .plots import (draw_rnn_architecture, draw_rnn_architectures, draw_unrolled
 from .rnn import rnn_backward, rnn_forward, rnn_step
 from .sampling import (apply_temperature, char_initial_state, char_model_from_keras,
                        char_step, generate, sample_categorical)
+from .stored import load_stored, save_stored, stored_path
 from .stability import (hidden_jacobians, jacobian_norm_bound, jacobian_product_norms,
                         jacobian_products, orthogonal, scale_to_spectral_radius, spectral_radius)
 
@@ -63,4 +64,5 @@ __all__ = [
     "char_step", "generate",
     "dot_attention", "additive_attention", "greedy_decode",
     "run_on_backend", "matmul_flops", "power_of_ten_above",
+    "load_stored", "save_stored", "stored_path",
 ]

@@ -22,12 +22,14 @@ read from files that ship inside rnnbook (``rnnbook/data_files``).
 from __future__ import annotations
 
 import gzip
+import io
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from ._checks import as_array, check_rank
+from .stored import verify_file
 
 __all__ = [
     "random_binary_task", "adding_problem", "sliding_windows",
@@ -476,7 +478,9 @@ def load_japanese_vowels(split: str = "train") -> tuple[list[np.ndarray], np.nda
     D = 12 features; the task is to name the speaker. The split is the original one: 270
     training utterances (30 per speaker) and 370 test utterances recorded on other occasions
     (24 to 88 per speaker). The data are the UEA multivariate archive's files (Bagnall et al.,
-    2018), shipped gzipped in ``rnnbook/data_files``; nothing is downloaded.
+    2018), shipped gzipped in ``rnnbook/data_files``; nothing is downloaded. The files'
+    SHA-256 checksums are checked against ``data_files/SHA256SUMS`` on every load, so an
+    altered file raises ``ValueError`` instead of loading different data.
 
     Args:
         split: ``"train"`` or ``"test"``.
@@ -488,8 +492,9 @@ def load_japanese_vowels(split: str = "train") -> tuple[list[np.ndarray], np.nda
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
     path = DATA_FILES / f"JapaneseVowels_{split.upper()}.ts.gz"
-    with gzip.open(path, "rt", encoding="utf-8") as lines:
-        sequences, labels = _read_ts(lines, path.name)
+    content = verify_file(path)                       # SHA-256 against data_files/SHA256SUMS
+    lines = io.StringIO(gzip.decompress(content).decode("utf-8"))
+    sequences, labels = _read_ts(lines, path.name)
     return sequences, labels.astype(np.int64) - 1
 
 

@@ -6,7 +6,7 @@ first names of the 1990 US Census (``rnnbook.data.load_first_names``, shipped by
 package): ``Embedding(27, 16) -> GRU(64, return_sequences=True) -> Dense(27)``, with teacher
 forcing. Training it until the validation loss stops improving takes a few minutes on two
 cores, longer than a notebook may run, so this script does it, deterministically, and stores
-the result in ``book/applications/char_model_weights.npz`` (about 300 KB). The chapter trains
+the result in ``rnnbook/stored_files/char_model_weights.npz`` (about 300 KB). The chapter trains
 for two epochs to show the run, then loads the stored weights.
 
     .venv/bin/python scripts/train_char_model.py          # about two minutes on two cores
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-WEIGHTS = ROOT / "book" / "applications" / "char_model_weights.npz"
+WEIGHTS = "char_model_weights.npz"   # in rnnbook/stored_files, written by rnnbook.save_stored
 
 FRACTIONS = (0.8, 0.1, 0.1)      # training, validation, test
 EMBED, UNITS, BATCH, LR = 16, 64, 32, 3e-3
@@ -109,7 +109,9 @@ def train(epochs: int = MAX_EPOCHS, data: dict | None = None):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=WEIGHTS)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="write here instead of rnnbook/stored_files (the chapter "
+                             "reads only that folder; SHA256SUMS is then not updated)")
     args = parser.parse_args()
 
     import rnnbook
@@ -134,10 +136,14 @@ def main() -> None:
         tag = "start" if epoch == 1 else f"epoch{epoch}"
         for i, w in enumerate(weights):
             stored[f"{tag}__{i}"] = w
-    np.savez_compressed(args.out, **stored)
+    if args.out is None:                              # the file the chapter reads
+        out = rnnbook.save_stored(WEIGHTS, stored)    # and its line in SHA256SUMS
+    else:
+        out = args.out
+        out.write_bytes(rnnbook.stored.encode_stored(WEIGHTS, stored))
     print(f"{len(history['loss'])} epochs, best {best}, val loss "
           f"{min(history['val_loss']):.4f}, {time.perf_counter() - began:.0f} s")
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KB)")
+    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB)")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ Chapter 13 (book/applications/13_forecasting.ipynb) forecasts Seattle's daily ma
 temperature with SimpleRNN, LSTM and GRU networks, each in two versions: one step ahead
 (``Dense(1)`` output) and seven days ahead at once (``Dense(7)``, the *direct* multi-step
 forecaster). Training them to convergence takes longer than a notebook may run, so this script
-does it, deterministically, and stores the result in ``book/applications/forecasting_weights.npz``
-(about 100 KB). The chapter trains one of them for a few epochs to show the run, then loads the
-stored weights.
+does it, deterministically, and stores the result in
+``rnnbook/stored_files/forecasting_weights.npz`` (about 100 KB). The chapter trains one of
+them for a few epochs to show the run, then loads the stored weights.
 
     .venv/bin/python scripts/train_forecasting.py          # about two minutes on two cores
 
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-WEIGHTS = ROOT / "book" / "applications" / "forecasting_weights.npz"
+WEIGHTS = "forecasting_weights.npz"   # in rnnbook/stored_files, written by rnnbook.save_stored
 
 FEATURE = "temp_max"             # daily maximum temperature, deg C
 WINDOW = 14                      # days the network reads
@@ -113,7 +113,9 @@ def train(kind: str, horizon: int, epochs: int = MAX_EPOCHS, data: dict | None =
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=WEIGHTS)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="write here instead of rnnbook/stored_files (the chapter "
+                             "reads only that folder; SHA256SUMS is then not updated)")
     args = parser.parse_args()
 
     import rnnbook
@@ -141,8 +143,12 @@ def main() -> None:
             print(f"{name:14s} {len(history['loss']):3d} epochs, best {best:3d}, val loss "
                   f"{min(history['val_loss']):.4f}, {time.perf_counter() - began:.0f} s",
                   flush=True)
-    np.savez_compressed(args.out, **stored)
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KB)")
+    if args.out is None:                              # the file the chapter reads
+        out = rnnbook.save_stored(WEIGHTS, stored)    # and its line in SHA256SUMS
+    else:
+        out = args.out
+        out.write_bytes(rnnbook.stored.encode_stored(WEIGHTS, stored))
+    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB)")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ encoder-decoder to rewrite dates such as "Sunday, 7 March 2021", "03/07/2021" or
 "2021-03-07", once without attention (the decoder sees the source only through the encoder's
 final state) and once with dot-product attention over the encoder's states. Training both to
 convergence takes longer than a notebook may run, so this script does it, deterministically, and
-stores the result in ``book/applications/seq2seq_weights.npz`` (under 1 MB), with the
+stores the result in ``rnnbook/stored_files/seq2seq_weights.npz`` (under 1 MB), with the
 weights after ``EARLY_EPOCHS`` epochs, to compare the two models on an equal, short budget. The chapter
 trains the attention model for one epoch to show the run, then loads the stored weights.
 
@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-WEIGHTS = ROOT / "book" / "applications" / "seq2seq_weights.npz"
+WEIGHTS = "seq2seq_weights.npz"   # in rnnbook/stored_files, written by rnnbook.save_stored
 
 N_TRAIN, N_VAL, N_TEST, DATA_SEED = 10_000, 1_000, 2_000, 16
 SOURCE_LEN, TARGET_LEN = 28, 10         # longest source ("Wednesday, 24 September 2031"); ISO
@@ -144,7 +144,9 @@ def train(kind: str, epochs: int = MAX_EPOCHS, data: dict | None = None,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=WEIGHTS)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="write here instead of rnnbook/stored_files (the chapter "
+                             "reads only that folder; SHA256SUMS is then not updated)")
     args = parser.parse_args()
 
     import rnnbook
@@ -173,8 +175,12 @@ def main() -> None:
               f"{min(history['val_loss']):.4f}, val accuracy "
               f"{history['val_accuracy'][best - 1]:.4f}, {time.perf_counter() - began:.0f} s",
               flush=True)
-    np.savez_compressed(args.out, **stored)
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KB)")
+    if args.out is None:                              # the file the chapter reads
+        out = rnnbook.save_stored(WEIGHTS, stored)    # and its line in SHA256SUMS
+    else:
+        out = args.out
+        out.write_bytes(rnnbook.stored.encode_stored(WEIGHTS, stored))
+    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB)")
 
 
 if __name__ == "__main__":

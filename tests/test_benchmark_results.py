@@ -1,21 +1,21 @@
 """The stored output of benchmarks/bench_scaling.py, which chapter 18 (ch-speed) plots.
 
-The chapter reads ``benchmarks/results/scaling.json`` directly, so the chapter's numbers and the
-benchmark's are the same by construction. These tests check that the stored file is a complete,
-full (not ``--quick``) run of the current script, and that the script's own correctness check,
-which runs before it times a shape, works.
+The chapter reads ``rnnbook/stored_files/scaling.json`` (``rnnbook.load_stored``), so the
+chapter's numbers and the benchmark's are the same by construction. These tests check that the
+stored file is a complete, full (not ``--quick``) run of the current script, and that the
+script's own correctness check, which runs before it times a shape, works.
 """
 
 import importlib.util
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from rnnbook import load_stored
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "bench_scaling.py"
-RESULTS = ROOT / "benchmarks" / "results" / "scaling.json"
 
 
 def load_script():
@@ -32,7 +32,7 @@ def bench():
 
 @pytest.fixture(scope="module")
 def stored():
-    return json.loads(RESULTS.read_text())
+    return load_stored("scaling.json")
 
 
 def test_stored_results_come_from_a_full_run_of_the_current_settings(bench, stored):

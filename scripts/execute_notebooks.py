@@ -7,6 +7,12 @@ what nbval compares against) always come from one clean run:
     .venv/bin/python scripts/execute_notebooks.py                 # every notebook in book/
     .venv/bin/python scripts/execute_notebooks.py book/intro.ipynb  # just these
 
+Readers who want to run a chapter without touching the tracked notebooks pass ``--output-dir``:
+the executed copy is written there (the chapter still runs with its own folder as the working
+directory, exactly as in the book), and the notebook in ``book/`` is left as it is:
+
+    .venv/bin/python scripts/execute_notebooks.py --output-dir /tmp/run book/gated/10_gru.ipynb
+
 Each notebook runs with its own folder as the working directory, in a kernel of the Python
 that runs this script (the environment with rnnbook installed), as nbval's
 ``--nbval-current-env`` does. A notebook that raises stops the script with a non-zero exit, and
@@ -39,7 +45,7 @@ def stderr_cells(nb) -> list[int]:
             if out.get("output_type") == "stream" and out.get("name") == "stderr"]
 
 
-def execute(path: Path, timeout: int) -> float:
+def execute(path: Path, timeout: int, out: Path | None = None) -> float:
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:  # start clean: no stale outputs survive a failed cell
         if cell.cell_type == "code":
@@ -52,7 +58,8 @@ def execute(path: Path, timeout: int) -> float:
     client.execute()
     elapsed = time.perf_counter() - start
     nbformat.validate(nb)
-    nbformat.write(nb, path)
+    target = path if out is None else out / path.name
+    nbformat.write(nb, target)
     bad = stderr_cells(nb)
     if bad:
         print(f"  WARNING: stderr stored in cells {bad} of {path.name}; nbval will compare it",
@@ -64,11 +71,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", help="notebooks to run (default: all under book/)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    parser.add_argument("--output-dir", type=Path, default=None,
+                        help="write the executed notebooks here instead of in place")
     args = parser.parse_args()
+    if args.output_dir is not None:
+        args.output_dir.mkdir(parents=True, exist_ok=True)
     for path in notebooks(args.paths):
         print(f"executing {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ...",
               flush=True)
-        seconds = execute(path, args.timeout)
+        seconds = execute(path, args.timeout, args.output_dir)
         print(f"  done in {seconds:.1f} s", flush=True)
     return 0
 

@@ -21,7 +21,8 @@ from .data import adding_problem, chronological_split, random_binary_task, seatt
 from .cost import matmul_flops
 from .dense import dense_backward, dense_forward
 from .forecast import (fit_linear_ar, forecast_windows, linear_ar_forecast, mae, mase,
-                       persistence_forecast, recursive_forecast, seasonal_naive_forecast)
+                       newey_west_se, persistence_forecast, recursive_forecast,
+                       seasonal_naive_forecast)
 from .gradcheck import numerical_gradient, relative_error
 from .gru import gru_backward, gru_forward, gru_step
 from .keras_interop import from_keras, to_keras
@@ -48,7 +49,7 @@ __all__ = [
     "layer_forward", "bidirectional_forward",
     "dense_forward", "dense_backward",
     "forecast_windows", "persistence_forecast", "seasonal_naive_forecast", "fit_linear_ar",
-    "linear_ar_forecast", "recursive_forecast", "mae", "mase",
+    "linear_ar_forecast", "recursive_forecast", "mae", "mase", "newey_west_se",
     "random_binary_task", "adding_problem", "seattle_rain_windows", "chronological_split",
     "sigmoid", "softmax", "bce_loss", "bce_grad",
     "SGD", "Adam", "clip_by_norm", "global_norm",

@@ -23,7 +23,7 @@ from ._checks import as_array, check_rank
 
 __all__ = ["forecast_windows", "persistence_forecast", "seasonal_naive_forecast",
            "LinearAR", "fit_linear_ar", "linear_ar_forecast", "recursive_forecast",
-           "mae", "mase"]
+           "mae", "mase", "newey_west_se"]
 
 
 def _positive_int(name: str, value) -> int:
@@ -298,3 +298,50 @@ def mase(y_true, y_pred, train_series, season: int = 1) -> float:
         raise ValueError("the naive forecast is exact on train_series (scale 0); MASE is "
                          "undefined")
     return mae(y_true, y_pred) / scale
+
+
+def newey_west_se(x, lags: int) -> float:
+    """Standard error of the mean of a serially correlated series (Newey and West, 1987).
+
+    Forecasts made from overlapping windows, or of weather that persists, make errors that are
+    correlated from one day to the next, and then ``std(x) / sqrt(n)`` understates how uncertain
+    the mean of ``x`` is. With the sample autocovariances
+
+    .. math::
+
+        \\hat\\gamma_k = \\frac{1}{n} \\sum_{t=k+1}^{n} (x_t - \\bar x)(x_{t-k} - \\bar x),
+
+    the variance of the mean is estimated with the Bartlett weights ``1 - k / (L + 1)``, which
+    keep the estimate non-negative:
+
+    .. math::
+
+        \\widehat{\\operatorname{Var}}(\\bar x) = \\frac{1}{n}\\Bigl(\\hat\\gamma_0
+        + 2 \\sum_{k=1}^{L} \\bigl(1 - \\tfrac{k}{L+1}\\bigr)\\,\\hat\\gamma_k\\Bigr),
+
+    and the function returns its square root. ``lags = 0`` gives the ordinary
+    ``std(x, ddof=0) / sqrt(n)``. Applied to the day-by-day difference of two forecasts'
+    losses on the same days, ``mean / newey_west_se`` is the statistic of the Diebold-Mariano
+    test of equal accuracy (Diebold and Mariano, 1995); an ``h``-step forecast's differences
+    are correlated over at least ``h - 1`` lags.
+
+    Args:
+        x: the series in time order, shape (n,) with ``n >= 2``; finite real numbers.
+        lags: ``L``, how many autocovariances to include, an integer with ``0 <= L < n``.
+
+    Returns:
+        The standard error, a Python float (0.0 for a constant series).
+    """
+    x = as_array("x", x).astype(np.float64)
+    check_rank("x", x, 1, "(n,), a series in time order")
+    n = x.shape[0]
+    if n < 2:
+        raise ValueError(f"x must hold at least 2 values; got shape {x.shape}")
+    if isinstance(lags, bool) or not isinstance(lags, (int, np.integer)) or not 0 <= lags < n:
+        raise ValueError(f"lags must be an integer with 0 <= lags < n = {n} (x has shape "
+                         f"{x.shape}); got {lags!r}")
+    d = x - x.mean()
+    gamma = np.array([d[k:] @ d[:n - k] for k in range(int(lags) + 1)]) / n
+    weights = 1.0 - np.arange(1, int(lags) + 1) / (int(lags) + 1)
+    variance = gamma[0] + 2.0 * np.sum(weights * gamma[1:])
+    return float(np.sqrt(max(variance, 0.0) / n))

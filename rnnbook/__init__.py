@@ -35,6 +35,7 @@ from .padding import pad_sequences
 from .plots import (draw_rnn_architecture, draw_rnn_architectures, draw_unrolled_rnn,
                     plot_hidden_heatmap)
 from .rnn import rnn_backward, rnn_forward, rnn_step
+from .scan import linear_scan, linear_scan_backward
 from .sampling import (apply_temperature, char_initial_state, char_model_from_keras,
                        char_step, generate, sample_categorical)
 from .stored import load_stored, save_stored, stored_path
@@ -65,5 +66,6 @@ __all__ = [
     "char_step", "generate",
     "dot_attention", "additive_attention", "greedy_decode",
     "run_on_backend", "matmul_flops", "power_of_ten_above",
+    "linear_scan", "linear_scan_backward",
     "load_stored", "save_stored", "stored_path",
 ]

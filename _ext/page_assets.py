@@ -7,14 +7,18 @@
   error on every page ("Identifier 'THEBE_JS_URL' has already been declared").
   sphinx-togglebutton's ``var togglebuttonSelector`` is written twice the same way.
   Before the pages are written, the early copies are dropped.
-* **The book's stylesheet**, ``_ext/static/rnnbook.css`` (see the comments there): long API
-  signatures wrap instead of widening the page on a phone.
+* **The book's stylesheet and script**, ``_ext/static/rnnbook.css`` and ``rnnbook.js`` (see
+  the comments there): the column width, code and output that fit it, equation numbers beside
+  the formula, figures on a white ground in dark mode and opened full size by a click, print
+  layout for the PDF (``scripts/build_pdf.py``), and search ranking of section titles. The
+  script is added before Sphinx's search script (priority 200), which reads its ``Scorer``.
 """
 
 from pathlib import Path
 
 STATIC = Path(__file__).parent / "static"
 CSS = "rnnbook.css"
+JS = "rnnbook.js"
 
 
 def _merge_inline_scripts(app, env):
@@ -34,6 +38,7 @@ def _merge_inline_scripts(app, env):
 def _add_static(app):
     app.config.html_static_path.append(str(STATIC))
     app.add_css_file(CSS)
+    app.add_js_file(JS, priority=200)
 
 
 def setup(app):

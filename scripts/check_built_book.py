@@ -29,10 +29,24 @@ On every page it fails on:
   part hidden; every code cell under an "Exercises" heading must be folded (``hide-cell`` or
   ``hide-input``). Each fold is then opened by a click and must show its content;
 * **horizontal overflow** of the page at a 390 px phone width and at 1280 px
-  (``document.documentElement.scrollWidth > innerWidth``); the widest offenders are named.
+  (``document.documentElement.scrollWidth > innerWidth``); the widest offenders are named;
+* **a clipped display equation** (issue 16): the page is loaded at each width (MathJax 4 breaks
+  lines for the width it typesets at) and every display equation whose formula is wider than
+  its box (beside its number) is counted. At 1280 px none may be; at 390 px one may be only if
+  its box scrolls (``overflow-x: auto``), and at most 5% of the book's display equations;
+* **a wide code or output block at 1280 px**: a ``pre`` or output table wider than its box;
+* **figures** (every image in a cell's output or a ``figure``): each needs a numbered caption
+  (``Fig. N.M``), alt text that is not a file path, and a scale of at least 0.9 CSS px per
+  point at 1280 px, so that matplotlib's 10-pt text is at least 9 CSS px on screen. Scale:
+  PNG ``shown width / natural width * dpi / 72`` (dpi from the PNG's pHYs chunk; matplotlib
+  writes it; 100, matplotlib's ``figure.dpi``, if absent), SVG ``96/72 * shown / natural``;
+* **phone navigation**: at 390 px a click on the visible ☰ button must show the chapter list
+  (at least 5 links inside the window) and a click on the visible contents button the page's
+  contents (its section links), on every page that has them.
 
 It prints one line per page and a total, and exits 1 if any check failed (2 if it could not
-run at all). The whole book takes well under a minute.
+run at all). ``--report`` prints the same lines and always exits 0 (for a book whose figures
+are still being captioned). The whole book takes about two minutes.
 """
 
 from __future__ import annotations
@@ -44,6 +58,7 @@ import http.server
 import os
 import re
 import shutil
+import struct
 import sys
 import threading
 import time
@@ -54,6 +69,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SKIP_DIRS = {"_static", "_sources", "_images", "_downloads", "_panels_static", ".doctrees"}
 CHAPTER = re.compile(r"(^|/)(intro|\d\d_[^/]*)\.html$")
 PHONE, DESKTOP = (390, 844), (1280, 900)
+MIN_SCALE = 0.9  # CSS px per point: matplotlib's 10-pt text at >= 9 CSS px
+DEFAULT_DPI = 100.0  # matplotlib's figure.dpi (the inline backend of matplotlib-inline 0.2 keeps it)
+MAX_PHONE_WIDE_EQUATIONS = 0.05  # share of display equations wider than their box at 390 px
+FILE_PATH = re.compile(r"(^|/)[^\s/]+\.(png|svg|jpe?g|gif|webp)$|^\.\.?/|_images/", re.I)
 
 # ---------------------------------------------------------------------------------------------
 # Static side: which ids every page defines (to check links and anchors)
@@ -298,6 +317,84 @@ setTimeout(() => {  // sphinx-togglebutton fades content in over 0.3 s
 }, folds.length ? 400 : 0);
 """
 
+# Display equations and wide blocks, at the current width (after MathJax typeset at it).
+LAYOUT = r"""
+const done = arguments[arguments.length - 1];
+requestAnimationFrame(() => requestAnimationFrame(() => {
+  const out = {equations: 0, wideEquations: [], noScroll: [], blocks: 0, wideBlocks: []};
+  const label = (el) => el.textContent.trim().replace(/\s+/g, ' ').slice(0, 50);
+  for (const box of document.querySelectorAll('.bd-article div.math')) {
+    const mjx = box.querySelector('mjx-container');
+    if (!mjx) continue;
+    out.equations += 1;
+    const eqno = box.querySelector(':scope > span.eqno');
+    const math = mjx.querySelector('mjx-math') || mjx;
+    const boxRect = box.getBoundingClientRect();
+    const right = eqno && eqno.getClientRects().length
+      ? Math.min(boxRect.right, eqno.getBoundingClientRect().left) : boxRect.right;
+    const wide = mjx.scrollWidth > mjx.clientWidth + 1
+      || math.getBoundingClientRect().right > right + 1
+      || math.getBoundingClientRect().left < boxRect.left - 1;
+    if (!wide) continue;
+    const name = (eqno ? eqno.textContent.replace('#', '').trim() + ' ' : '')
+      + (box.id || '');
+    out.wideEquations.push(name || label(box));
+    const style = getComputedStyle(mjx);
+    if (!['auto', 'scroll'].includes(style.overflowX)) out.noScroll.push(name || label(box));
+  }
+  const blocks = document.querySelectorAll(
+    '.bd-article pre, .bd-article .cell_output table, .bd-article .cell_output .output');
+  for (const el of blocks) {
+    if (!el.getClientRects().length) continue;  // folded (a hidden solution cell)
+    if (el.matches('.output') && el.querySelector('pre, table')) continue;  // counted inside
+    out.blocks += 1;
+    const article = el.closest('.bd-article').getBoundingClientRect();
+    const r = el.getBoundingClientRect();
+    if (el.scrollWidth > el.clientWidth + 1 || r.right > article.right + 1) {
+      out.wideBlocks.push(`${el.tagName.toLowerCase()} ${el.scrollWidth}>${el.clientWidth} px: `
+        + `"${label(el).slice(0, 40)}"`);
+    }
+  }
+  done(out);
+}));
+"""
+
+# Figures: every image in a cell's output or a figure, its caption, alt text and shown size.
+FIGURES = r"""
+const out = [];
+for (const img of document.querySelectorAll('.bd-article .cell_output img, .bd-article figure img')) {
+  const figure = img.closest('figure');
+  const number = figure ? figure.querySelector('figcaption .caption-number') : null;
+  out.push({src: img.getAttribute('src'), url: img.src, alt: img.getAttribute('alt') || '',
+            caption: number ? number.textContent.trim() : '',
+            shown: img.getBoundingClientRect().width, natural: img.naturalWidth});
+}
+return out;
+"""
+
+# Phone navigation: click the *visible* toggle buttons and look for what they should open.
+VISIBLE_TOGGLE = r"""
+const [selector] = arguments;
+const visible = (el) => el.checkVisibility({opacityProperty: true, visibilityProperty: true})
+  && el.getClientRects().length > 0 && el.getBoundingClientRect().width > 0;
+return [...document.querySelectorAll(selector)].find(visible) || null;
+"""
+LINKS_SHOWN = r"""
+const [selector] = arguments;
+const visible = (el) => el.checkVisibility({opacityProperty: true, visibilityProperty: true})
+  && el.getClientRects().length > 0;
+const width = window.innerWidth, height = window.innerHeight;
+return [...document.querySelectorAll(selector)].filter((a) => {
+  if (!visible(a)) return false;
+  const r = a.getBoundingClientRect();
+  return r.width > 0 && r.left >= -1 && r.right <= width + 1 && r.top < height && r.bottom > 0
+    && document.elementsFromPoint(r.left + Math.min(5, r.width / 2), r.top + r.height / 2)
+         .some((e) => e === a || a.contains(e) || e.contains(a));
+}).length;
+"""
+TOC_LINKS = 'nav.bd-docs-nav a.reference, .bd-sidebar-primary nav a.reference, dialog[open] nav a.reference'
+PAGE_TOC_LINKS = 'nav.page-toc a, .bd-toc-nav a, dialog[open] .page-toc a'
+
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):  # no request log on stderr
@@ -364,16 +461,139 @@ def console_errors(driver):
     ]
 
 
+def png_dpi(path: Path) -> float | None:
+    """The dots per inch stored in a PNG's pHYs chunk, or None if it has none."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    pos = 8
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind = data[pos + 4:pos + 8]
+        if kind == b"pHYs":
+            x, _y, unit = struct.unpack(">IIB", data[pos + 8:pos + 17])
+            return x * 0.0254 if unit == 1 and x else None
+        if kind in (b"IDAT", b"IEND"):
+            return None
+        pos += 12 + length
+    return None
+
+
+def svg_width(path: Path) -> float | None:
+    """The intrinsic width of an SVG in CSS px (its width attribute in pt or px)."""
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:4000]
+    except OSError:
+        return None
+    match = re.search(r"<svg[^>]*\swidth=\"([\d.]+)(pt|px)?\"", head)
+    if not match:
+        return None
+    return float(match[1]) * (96 / 72 if match[2] == "pt" else 1)
+
+
+def figure_scale(fig, root: Path, base_url: str) -> float | None:
+    """CSS px per point at which a figure's text is shown (None if not measurable)."""
+    path = urlsplit(fig["url"]).path
+    base = urlsplit(base_url).path
+    file = root / unquote(path[len(base):]) if path.startswith(base) else None
+    if not fig["natural"] or not fig["shown"] or file is None:
+        return None
+    if file.suffix.lower() == ".svg":
+        natural = svg_width(file) or fig["natural"]
+        return 96 / 72 * fig["shown"] / natural
+    dpi = png_dpi(file) if file.suffix.lower() == ".png" else None
+    return fig["shown"] / fig["natural"] * (dpi or DEFAULT_DPI) / 72
+
+
+def check_navigation(driver):
+    """At phone width: (summary, problems) for the visible ☰ and contents buttons."""
+    from selenium.webdriver.common.keys import Keys
+
+    problems, parts = [], []
+    for name, toggle, links, minimum in (
+        ("chapters", ".primary-toggle", TOC_LINKS, 5),
+        ("contents", ".secondary-toggle", PAGE_TOC_LINKS, 1),
+    ):
+        button = driver.execute_script(VISIBLE_TOGGLE, toggle)
+        if button is None:
+            if name == "chapters":
+                problems.append("phone: no visible ☰ (site navigation) button")
+            parts.append(f"{name} -")
+            continue
+        before = driver.execute_script(LINKS_SHOWN, links)
+        try:
+            button.click()
+        except Exception as error:  # noqa: BLE001 - report any click failure as a problem
+            problems.append(f"phone: the {name} button cannot be clicked: {type(error).__name__}")
+            parts.append(f"{name} FAIL")
+            continue
+        time.sleep(0.6)  # the drawer slides in
+        shown = driver.execute_script(LINKS_SHOWN, links)
+        if shown < minimum or shown <= before:
+            problems.append(f"phone: the {name} button opens nothing ({shown} links shown)")
+            parts.append(f"{name} FAIL")
+        else:
+            parts.append(f"{name} {shown}")
+        driver.switch_to.active_element.send_keys(Keys.ESCAPE)  # close the drawer
+        time.sleep(0.3)
+        if driver.execute_script("return !!document.querySelector('dialog[open]')"):
+            driver.execute_script("document.querySelectorAll('dialog[open]')"
+                                  ".forEach((d) => d.close())")
+    return "nav " + ", ".join(parts), problems
+
+
 def check_page(driver, page: Path, root: Path, base_url: str):
     rel = page.relative_to(root).as_posix()
     url = base_url + rel
     problems = []
+    stats = {}
+    # Phone first: MathJax breaks lines for the width it typesets at, as on a real phone.
+    set_width(driver, PHONE)
+    driver.get(url)
+    driver.execute_async_script(WAIT_FOR_PAGE)
+    phone = driver.execute_async_script(LAYOUT)
+    for name in phone["noScroll"]:
+        problems.append(f"390 px: equation {name} wider than its box and does not scroll")
+    nav_summary, nav_problems = check_navigation(driver)
+    problems += nav_problems
+
     set_width(driver, DESKTOP)
     driver.get(url)
     ready = driver.execute_async_script(WAIT_FOR_PAGE)
     if ready is not True:
         problems.append(str(ready))
     info = driver.execute_async_script(INSPECT)
+    desk = driver.execute_async_script(LAYOUT)
+    for name in desk["wideEquations"]:
+        problems.append(f"1280 px: equation {name} wider than its box")
+    for text in desk["wideBlocks"]:
+        problems.append(f"1280 px: block wider than its box: {text}")
+    figures = driver.execute_script(FIGURES)
+    fig_problems = []
+    scales = []
+    for fig in figures:
+        name = fig["caption"] or Path(fig["src"]).name[:16]
+        if not fig["caption"]:
+            fig_problems.append(f"figure without a numbered caption: {Path(fig['src']).name[:16]}")
+        if not fig["alt"].strip() or FILE_PATH.search(fig["alt"].strip()):
+            fig_problems.append(f"figure alt text is a file path or empty: {name}")
+        scale = figure_scale(fig, root, base_url)
+        if scale is not None:
+            scales.append(scale)
+            if scale < MIN_SCALE:
+                fig_problems.append(f"figure {name} shown at {scale:.2f} CSS px per point "
+                                    f"(< {MIN_SCALE}): its text is below 9 px")
+    problems += fig_problems
+    stats.update(
+        equations=desk["equations"], wide_desktop=len(desk["wideEquations"]),
+        wide_phone=len(phone["wideEquations"]), blocks=desk["blocks"],
+        wide_blocks=len(desk["wideBlocks"]), wide_blocks_phone=len(phone["wideBlocks"]),
+        figures=len(figures), captioned=sum(bool(f["caption"]) for f in figures),
+        alt=sum(bool(f["alt"].strip()) and not FILE_PATH.search(f["alt"].strip())
+                for f in figures),
+        legible=sum(x >= MIN_SCALE for x in scales), nav_ok=not nav_problems,
+    )
     current = driver.current_url  # a redirect page (the root index.html) ends elsewhere
 
     for text in info["untypeset"]:
@@ -414,30 +634,44 @@ def check_page(driver, page: Path, root: Path, base_url: str):
         f"images {info['images'] - len(info['badImages'])}/{info['images']}  "
         f"links {checked} (+{external} external)  "
         f"solutions {info['solutions']} folded, {info['foldedCells']} hidden cells  "
-        f"console errors {len(errors)}  width {widths['phone']}@390 {widths['desktop']}@1280"
+        f"console errors {len(errors)}  width {widths['phone']}@390 {widths['desktop']}@1280\n"
+        f"     {'':<50} display eqs {stats['equations']}: wider than box "
+        f"{stats['wide_desktop']}@1280 {stats['wide_phone']}@390  "
+        f"blocks {stats['blocks']}: wide {stats['wide_blocks']}@1280 "
+        f"({stats['wide_blocks_phone']}@390, scroll)  "
+        f"figures {stats['figures']}: captioned {stats['captioned']} alt {stats['alt']} "
+        f"scale>={MIN_SCALE} {stats['legible']}"
+        + (f" (min {min(scales):.2f})" if scales else "") + f"  {nav_summary}"
     )
-    return summary, problems, info["formulas"]
+    return summary, problems, info["formulas"], stats
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("html", nargs="?", default=str(ROOT / "_build" / "html"),
                         help="the built HTML folder (default: _build/html)")
+    parser.add_argument("--report", action="store_true",
+                        help="print every page's line and problems, but always exit 0")
+    parser.add_argument("--only", default="",
+                        help="check only pages whose path contains this text")
     args = parser.parse_args(argv)
     root = Path(args.html).resolve()
     if not (root / "index.html").is_file():
         print(f"check_built_book: no built book at {root} (build it first)", file=sys.stderr)
         return 2
-    pages = html_pages(root)
+    pages = [p for p in html_pages(root) if args.only in p.relative_to(root).as_posix()]
     start = time.perf_counter()
     server, base_url = serve(root)
     driver = start_browser()
     failed = formulas = 0
+    totals: dict[str, int] = {}
     try:
         console_errors(driver)  # drop anything logged while starting
         for page in pages:
-            summary, problems, count = check_page(driver, page, root, base_url)
+            summary, problems, count, stats = check_page(driver, page, root, base_url)
             formulas += count
+            for key, value in stats.items():
+                totals[key] = totals.get(key, 0) + int(value)
             print(summary, flush=True)
             for problem in problems:
                 print(f"       - {problem}", flush=True)
@@ -446,11 +680,28 @@ def main(argv=None):
         driver.quit()
         server.shutdown()
     seconds = time.perf_counter() - start
+    equations = totals.get("equations", 0)
+    share = totals.get("wide_phone", 0) / equations if equations else 0.0
+    print(
+        f"display equations {equations}: wider than their box {totals.get('wide_desktop', 0)}"
+        f"@1280, {totals.get('wide_phone', 0)}@390 ({share:.1%}; at most "
+        f"{MAX_PHONE_WIDE_EQUATIONS:.0%}, scrolling); code/output blocks {totals.get('blocks', 0)}:"
+        f" wide {totals.get('wide_blocks', 0)}@1280; figures {totals.get('figures', 0)}: "
+        f"captioned {totals.get('captioned', 0)}, alt text {totals.get('alt', 0)}, scale>="
+        f"{MIN_SCALE} {totals.get('legible', 0)}; phone navigation opened on "
+        f"{totals.get('nav_ok', 0)}/{len(pages)} pages"
+    )
+    book_problem = share > MAX_PHONE_WIDE_EQUATIONS
+    if book_problem:
+        print(f"FAIL more than {MAX_PHONE_WIDE_EQUATIONS:.0%} of the display equations are "
+              "wider than their box at 390 px")
     print(
         f"{len(pages)} pages, {formulas} formulas typeset, {failed} failing, "
         f"browser offline except 127.0.0.1, {seconds:.0f} s"
     )
-    return 1 if failed else 0
+    if args.report:
+        return 0
+    return 1 if failed or book_problem else 0
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ backend (and any other environment variables) set, hands it NumPy arrays through
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,8 @@ def run_on_backend(backend: str, body: str, inputs: dict | None = None, *,
     The child gets this process's environment plus :data:`rnnbook.notebook.TF_ENVIRONMENT`,
     ``KERAS_BACKEND=backend``, ``JAX_PLATFORMS=cpu`` and finally ``env``. Its output is
     captured, not shown; when it fails, the error raised contains the end of its stderr.
+    The child runs in a process group of its own (on POSIX systems), which is ended when the
+    child finishes or times out, so nothing it started keeps running.
 
     Args:
         backend: one of :data:`BACKENDS`.
@@ -57,6 +60,13 @@ def run_on_backend(backend: str, body: str, inputs: dict | None = None, *,
 
     Returns:
         ``{name: np.ndarray}``, including ``"backend"``.
+
+    Raises:
+        RuntimeError: the child failed; the message gives its exit code or the signal that
+            ended it, and the end of its stderr. Also when it exited normally without
+            returning results (``body`` called ``sys.exit()``).
+        TimeoutError: the child ran longer than ``timeout`` seconds (it and its children
+            are stopped).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}")
@@ -71,9 +81,60 @@ def run_on_backend(backend: str, body: str, inputs: dict | None = None, *,
     with tempfile.TemporaryDirectory() as tmp:
         source, target = Path(tmp, "inputs.npz"), Path(tmp, "result.npz")
         np.savez(source, **inputs)
-        done = subprocess.run([sys.executable, "-c", script, str(source), str(target)],
-                              env=child_env, capture_output=True, text=True, timeout=timeout)
-        if done.returncode != 0:
-            raise RuntimeError(f"the {backend} process failed:\n{done.stderr[-3000:]}")
+        returncode, stderr = _run_child([sys.executable, "-c", script, str(source),
+                                         str(target)], child_env, backend, timeout)
+        if returncode != 0:
+            raise RuntimeError(f"the {backend} process failed ({_describe_exit(returncode)})"
+                               f":\n{stderr[-3000:] or '(it wrote nothing to stderr)'}")
+        if not target.exists():
+            raise RuntimeError(
+                f"the {backend} process exited normally but returned no results: it ended "
+                f"before the end of body (sys.exit() or os._exit(0) in body?); its stderr:\n"
+                f"{stderr[-3000:] or '(empty)'}")
         with np.load(target) as saved:
             return {key: saved[key] for key in saved.files}
+
+
+def _describe_exit(returncode: int) -> str:
+    """``exit code 3`` or, for a child ended by a signal (negative code), its name."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = str(-returncode)
+        return f"killed by signal {name}"
+    return f"exit code {returncode}"
+
+
+def _run_child(command: list[str], env: dict, backend: str, timeout: float) -> tuple[int, str]:
+    """Run ``command`` in its own process group; on timeout, end the whole group.
+
+    The child may start processes of its own (a backend's compiler, a worker pool); they join
+    its process group, so stopping the group leaves none of them running.
+    """
+    posix = hasattr(os, "killpg")
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=posix)
+
+    def stop_group() -> None:
+        if posix:
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass                                  # the group has already ended
+        else:
+            child.kill()
+
+    try:
+        _, stderr = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop_group()
+        child.communicate()
+        raise TimeoutError(f"the {backend} process did not finish within {timeout} s; it and "
+                           f"the processes it started were stopped") from None
+    except BaseException:                             # e.g. KeyboardInterrupt in a notebook
+        stop_group()
+        child.communicate()
+        raise
+    stop_group()                                      # leave nothing it started running
+    return child.returncode, stderr

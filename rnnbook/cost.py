@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 __all__ = ["GATE_BLOCKS", "matmul_flops"]
 
 #: Number of (H, ·) weight blocks per layer, keyed by Keras's layer class name.
@@ -38,7 +40,8 @@ def matmul_flops(layer: str, batch: int, time: int, inputs: int, hidden: int, *,
 
     Args:
         layer: ``"SimpleRNN"``, ``"LSTM"`` or ``"GRU"``.
-        batch, time, inputs, hidden: B, T, D and H; positive integers.
+        batch, time, inputs, hidden: B, T, D and H; positive integers (Python or NumPy
+            integers; the count is computed with Python ints, so it cannot overflow).
         backward: count the forward pass and its backward pass together.
 
     Returns:
@@ -48,8 +51,10 @@ def matmul_flops(layer: str, batch: int, time: int, inputs: int, hidden: int, *,
         raise ValueError(f"layer must be one of {sorted(GATE_BLOCKS)}; got {layer!r}")
     sizes = {"batch": batch, "time": time, "inputs": inputs, "hidden": hidden}
     for name, value in sizes.items():
-        if (not isinstance(value, numbers.Integral) or isinstance(value, bool)
+        if (not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_))
                 or value < 1):
             raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    # Python ints from here on: NumPy integers would wrap around silently on overflow.
+    batch, time, inputs, hidden = (int(sizes[name]) for name in sizes)
     forward = 2 * batch * time * GATE_BLOCKS[layer] * hidden * (inputs + hidden)
-    return int(3 * forward if backward else forward)
+    return 3 * forward if backward else forward

@@ -1,10 +1,16 @@
 """rnnbook.cost (the matrix-product count of chapter 18) and rnnbook.backends (run_on_backend)."""
 
+import os
+import signal
+import time
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 
 import rnnbook
+import rnnbook.backends
 from rnnbook.cost import GATE_BLOCKS, matmul_flops
 
 SHAPES = [(1, 1, 1, 1), (32, 10, 1, 32), (7, 13, 5, 3), (256, 100, 64, 256)]
@@ -56,7 +62,7 @@ result["env"] = np.array(__import__("os").environ["RNNBOOK_TEST"])
 
 
 def test_run_on_backend_reports_the_childs_error():
-    with pytest.raises(RuntimeError, match=r"the numpy process failed:(.|\n)*ZeroDivisionError"):
+    with pytest.raises(RuntimeError, match=r"the numpy process failed \(exit code 1\):(.|\n)*ZeroDivisionError"):
         rnnbook.run_on_backend("numpy", "1 / 0")
 
 
@@ -68,3 +74,88 @@ def test_run_on_backend_reports_the_childs_error():
 def test_run_on_backend_rejects_bad_arguments(args, message):
     with pytest.raises(ValueError, match=message):
         rnnbook.run_on_backend(*args)
+
+
+@pytest.mark.parametrize("integer", [np.int64, np.int32, np.int16, np.int8, np.uint8])
+def test_flops_are_exact_for_numpy_integers(integer):
+    # NumPy integers wrap around silently (int64 for 10**6 four times, int8 for 100 four times);
+    # the count must be the exact Python int whatever integer type the sizes come in.
+    size = 100 if np.iinfo(integer).max < 10**6 else 10**6
+    count = matmul_flops("LSTM", *(integer(size) for _ in range(4)), backward=True)
+    assert type(count) is int
+    assert count == 3 * 2 * size * size * 4 * size * (size + size)
+
+
+@pytest.mark.parametrize("value", [np.bool_(True), np.float64(3.0), 3.0, "3", None])
+def test_flops_reject_sizes_that_are_not_integers(value):
+    with pytest.raises(ValueError, match="hidden must be a positive integer"):
+        matmul_flops("GRU", 2, 3, 4, value)
+
+
+# The process-handling tests replace the child's preamble with one that does not import Keras
+# (which takes seconds): what they test is how run_on_backend starts, waits for and reports on
+# the child process, the same for any preamble.
+LIGHT_PREAMBLE = """
+import sys
+import numpy as np
+data = dict(np.load(sys.argv[1]))
+result = {}
+"""
+
+
+@pytest.fixture
+def light_child(monkeypatch):
+    monkeypatch.setattr(rnnbook.backends, "_PREAMBLE", LIGHT_PREAMBLE)
+
+
+def test_run_on_backend_light_child_works(light_child):
+    out = rnnbook.run_on_backend("numpy", "result['y'] = data['x'] + 1", {"x": np.ones(2)})
+    np.testing.assert_array_equal(out["y"], [2.0, 2.0])
+
+
+def test_run_on_backend_reports_the_exit_code(light_child):
+    with pytest.raises(RuntimeError, match=r"the numpy process failed \(exit code 3\)"):
+        rnnbook.run_on_backend("numpy", "import os; os._exit(3)")
+
+
+def test_run_on_backend_reports_the_signal(light_child):
+    body = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    with pytest.raises(RuntimeError, match=r"the numpy process failed \(killed by signal "
+                                           r"SIGKILL\)"):
+        rnnbook.run_on_backend("numpy", body)
+
+
+def test_run_on_backend_reports_a_child_that_stored_no_results(light_child):
+    with pytest.raises(RuntimeError, match="the numpy process exited normally but "
+                                           "returned no results"):
+        rnnbook.run_on_backend("numpy", "import sys; sys.exit(0)")
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find the grandchild")
+def test_run_on_backend_timeout_ends_the_childs_children_too(light_child, tmp_path):
+    pid_file = tmp_path / "grandchild.pid"
+    body = f"""
+import subprocess, time
+sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+open({str(pid_file)!r}, "w").write(str(sleeper.pid))
+time.sleep(120)
+"""
+    with pytest.raises(TimeoutError, match="the numpy process did not finish within 5 s"):
+        rnnbook.run_on_backend("numpy", body, timeout=5)
+    grandchild = int(pid_file.read_text())
+    for _ in range(50):                      # the kill is sent; give the kernel a moment
+        if not _alive(grandchild):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(grandchild, signal.SIGKILL)  # do not leave it behind even when failing
+        pytest.fail(f"the grandchild {grandchild} survived the timeout")

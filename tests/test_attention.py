@@ -253,7 +253,7 @@ def test_stored_data_match_the_script():
     assert np.all(y_in[:, 0] == len(DATE_TARGET_CHARS)) and np.all(y_in[:, 1:] == y[:, :-1])
     assert not set(pairs.target) & set(data["test"][3].target)
     assert [len(data[p][0]) for p in ("val", "test")] == [script.N_VAL, script.N_TEST]
-    stored = np.load(script.WEIGHTS)
+    stored = rnnbook.load_stored(script.WEIGHTS)
     for kind in script.KINDS:
         n = len(script.build(kind == "attention").get_weights())
         for stage in ("start", "early", "final"):
@@ -264,7 +264,7 @@ def test_stored_data_match_the_script():
 def test_first_batches_of_the_script_reproduce_the_stored_start(kind):
     """The script's first START_BATCHES mini-batches give the stored weights again."""
     script = _script()
-    stored = np.load(script.WEIGHTS)
+    stored = rnnbook.load_stored(script.WEIGHTS)
     model, _, start, start_loss, _ = script.train(kind, epochs=1, stop_after_start=True)
     assert len(start) == len(model.get_weights()) > 0
     for i, w in enumerate(start):

@@ -163,7 +163,7 @@ def _script():
 
 def test_first_epoch_of_the_script_reproduces_the_stored_start():
     script = _script()
-    stored = np.load(script.WEIGHTS)
+    stored = rnnbook.load_stored(script.WEIGHTS)
     data = script.prepare()
     for part in ("train", "val", "test"):
         np.testing.assert_array_equal(data["words"][part], stored[f"{part}_words"])

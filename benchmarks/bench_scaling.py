@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """How the time of a recurrent layer grows with sequence length and hidden size (chapter 18).
 
-    .venv/bin/python benchmarks/bench_scaling.py            # both backends, about 10 minutes
+    .venv/bin/python benchmarks/bench_scaling.py            # both backends, about 7 minutes
     .venv/bin/python benchmarks/bench_scaling.py --quick    # a smoke run, about 1 minute
     .venv/bin/python benchmarks/bench_scaling.py --backends jax --out /tmp/jax.json
 
 What it measures, all in float32 on the CPU:
 
 * **matrix products** (NumPy): the speed, in GFLOP/s, of one big square product and of the
-  products a recurrent layer runs at every step, ``(B, H) @ (H, g·H)``, for each hidden size;
+  products a recurrent layer runs at every step, ``(B, H) @ (H, G·H)``, for each hidden size;
 * **sweeps**: SimpleRNN, LSTM and GRU (Keras's default ``reset_after=True``) with
   ``return_sequences=True``, forward and forward + backward, for rnnbook and for Keras compiled
   (``tf.function`` on TensorFlow, ``jax.jit`` on JAX), over the sequence length T at H = 128 and

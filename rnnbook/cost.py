@@ -1,19 +1,20 @@
 """How much arithmetic a recurrent layer does: the matrix-product count of chapter 18.
 
-A recurrent layer with ``g`` gate blocks (``g = 1`` for SimpleRNN, 4 for LSTM, 3 for GRU) multiplies,
-at every step, the input ``x_t`` (D,) by ``W_x`` (gH, D) and the previous state ``h_{t-1}``
-(H,) by ``W_h`` (gH, H). A product of an (m, k) by a (k, n) matrix takes m·k·n multiplications
-and as many additions, so one forward pass over a batch of B sequences of T steps costs::
+A recurrent layer with ``G`` gate blocks (``G = 1`` for SimpleRNN, 4 for LSTM, 3 for GRU)
+multiplies, at every step, the input ``x_t`` (D,) by ``W_x`` (GH, D) and the previous state
+``h_{t-1}`` (H,) by ``W_h`` (GH, H). A product of an (m, k) by a (k, n) matrix takes m·k·n
+multiplications and as many additions, so one forward pass over a batch of B sequences of T
+steps costs::
 
-    forward  = 2 · B · T · g · H · (D + H)     floating-point operations
+    forward  = 2 · B · T · G · H · (D + H)     floating-point operations
 
-Backpropagation through time multiplies the gate gradients ``da_t`` (B, gH) twice more by
+Backpropagation through time multiplies the gate gradients ``da_t`` (B, GH) twice more by
 matrices of the same sizes: by ``x_t`` and ``h_{t-1}`` for the weight gradients, and by ``W_x``
 and ``W_h`` for the gradients of the input and of the previous state. So::
 
     forward + backward = 3 · forward
 
-Bias additions, activations and the elementwise gate arithmetic add O(B·T·g·H) operations, a
+Bias additions, activations and the elementwise gate arithmetic add O(B·T·G·H) operations, a
 fraction ~1/(D + H) of the products; they are left out, as is customary.
 """
 
@@ -33,9 +34,9 @@ def matmul_flops(layer: str, batch: int, time: int, inputs: int, hidden: int, *,
                  backward: bool = False) -> int:
     """Floating-point operations in the matrix products of one pass of a recurrent layer.
 
-    ``2 · batch · time · g · hidden · (inputs + hidden)`` for the forward pass, three times as
+    ``2 · batch · time · G · hidden · (inputs + hidden)`` for the forward pass, three times as
     many when ``backward`` is true (forward pass plus backpropagation through time), with
-    ``g = GATE_BLOCKS[layer]``. Both GRU variants count alike: ``reset_after`` moves where the
+    ``G = GATE_BLOCKS[layer]``. Both GRU variants count alike: ``reset_after`` moves where the
     reset gate is applied, not how large the products are.
 
     Args:

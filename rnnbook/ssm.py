@@ -5,23 +5,23 @@ with the decay ``a_t`` made in two different ways.
 
 **The linear recurrent unit (LRU)** of Orvieto et al. (2023) has a complex diagonal decay that
 does not change with time, parametrised so that it is stable for every value of its
-parameters. With ``nu`` and ``theta`` of shape (hidden,), ``B`` complex (hidden, input),
-``C`` complex (output, hidden) and ``D`` real (output, input)::
+parameters. With ``nu`` and ``theta`` of shape (hidden,), ``W_x`` complex (hidden, input),
+``W_y`` complex (output, hidden) and ``W_skip`` real (output, input) (the papers' B, C and D)::
 
-    lambda = exp(-exp(nu) + i theta)             |lambda| = exp(-exp(nu)) in (0, 1)
-    gamma  = sqrt(1 - |lambda|^2)                (normalisation, when normalize=True)
-    h_t    = lambda * h_{t-1} + gamma * (B x_t)  complex states, h_0 = h0 or 0
-    y_t    = Re(C h_t) + D x_t
+    lambda = exp(-exp(nu) + i theta)               |lambda| = exp(-exp(nu)) in (0, 1)
+    gamma  = sqrt(1 - |lambda|^2)                  (normalisation, when normalize=True)
+    h_t    = lambda * h_{t-1} + gamma * (W_x x_t)  complex states, h_0 = h0 or 0
+    y_t    = Re(W_y h_t) + W_skip x_t
 
 **A selective scan** in the manner of Mamba (Gu and Dao, 2023), simplified to one real
-diagonal ``A`` per channel and state: for input channels ``d = 1..D`` and ``N`` states per
-channel, with ``A`` (D, N) negative, ``W_delta`` (D, D), ``b_delta`` (D,), ``W_B`` and ``W_C``
-(N, D)::
+diagonal ``A`` per channel and state: for input channels ``d = 1..D`` and ``P`` states per
+channel, with ``A`` (D, P) negative, ``W_delta`` (D, D), ``b_delta`` (D,), ``W_beta`` and
+``W_omega`` (P, D) (Mamba's B_t and C_t are ``beta_t`` and ``omega_t`` here)::
 
-    delta_t = softplus(W_delta x_t + b_delta)          (D,)   a step size per channel
-    B_t = W_B x_t,  C_t = W_C x_t                      (N,)   input-dependent, shared by channels
-    h_t[d, n] = exp(delta_t[d] A[d, n]) h_{t-1}[d, n] + delta_t[d] B_t[n] x_t[d]
-    y_t[d] = sum_n C_t[n] h_t[d, n]
+    delta_t = softplus(W_delta x_t + b_delta)        (D,)  a step size per channel
+    beta_t = W_beta x_t,  omega_t = W_omega x_t      (P,)  input-dependent, shared by channels
+    h_t[d, p] = exp(delta_t[d] A[d, p]) h_{t-1}[d, p] + delta_t[d] beta_t[p] x_t[d]
+    y_t[d] = sum_p omega_t[p] h_t[d, p]
 
 Its decay depends on the input (through ``delta_t``), not on ``h``, so the same scan applies.
 In code a batch is stored in rows: ``x`` has shape (batch, time, input).
@@ -90,18 +90,18 @@ def lru_init(hidden: int, rng: np.random.Generator, r_min: float = 0.9, r_max: f
     return np.log(-np.log(radius)), theta
 
 
-def lru_forward(x, nu, theta, B, C, D, h0=None, *, normalize: bool = True,
+def lru_forward(x, nu, theta, W_x, W_y, W_skip, h0=None, *, normalize: bool = True,
                 method: str = "parallel", return_states: bool = False):
-    """The LRU's outputs ``y_t = Re(C h_t) + D x_t`` (see the module docstring).
+    """The LRU's outputs ``y_t = Re(W_y h_t) + W_skip x_t`` (see the module docstring).
 
     Args:
         x: (batch, time, input) real inputs, float32 or float64.
         nu, theta: (hidden,) real: the decays are ``exp(-exp(nu) + i theta)``.
-        B: (hidden, input) complex input matrix.
-        C: (output, hidden) complex output matrix.
-        D: (output, input) real skip matrix.
+        W_x: (hidden, input) complex input matrix.
+        W_y: (output, hidden) complex output matrix.
+        W_skip: (output, input) real skip matrix.
         h0: (batch, hidden) complex initial state, or None for zeros.
-        normalize: multiply ``B x_t`` by ``gamma = sqrt(1 - |lambda|^2)``.
+        normalize: multiply ``W_x x_t`` by ``gamma = sqrt(1 - |lambda|^2)``.
         method: ``"parallel"`` or ``"sequential"`` (see :func:`rnnbook.linear_scan`).
         return_states: also return the complex states.
 
@@ -116,29 +116,29 @@ def lru_forward(x, nu, theta, B, C, D, h0=None, *, normalize: bool = True,
     batch, _, inputs = x.shape
     hidden = nu.shape[0]
     _shape("theta", theta, (hidden,), "(hidden,) like nu")
-    B, C = np.asarray(B), np.asarray(C)
-    _shape("B", B, (hidden, inputs), "(hidden, input)")
-    if C.ndim != 2 or C.shape[1] != hidden:
-        raise ValueError(f"C must have shape (output, hidden) with hidden = {hidden}; "
-                         f"got {C.shape}")
-    D = _real("D", D, 2, "(output, input)")
-    _shape("D", D, (C.shape[0], inputs), "(output, input)")
-    for name, arr in (("B", B), ("C", C)):
+    W_x, W_y = np.asarray(W_x), np.asarray(W_y)
+    for name, arr in (("W_x", W_x), ("W_y", W_y)):
         if arr.dtype.kind not in "fc":
             raise ValueError(f"{name} must be a complex (or real) floating-point array; got "
                              f"dtype {arr.dtype} with shape {arr.shape}")
+    _shape("W_x", W_x, (hidden, inputs), "(hidden, input)")
+    if W_y.ndim != 2 or W_y.shape[1] != hidden:
+        raise ValueError(f"W_y must have shape (output, hidden) with hidden = {hidden}; "
+                         f"got {W_y.shape}")
+    W_skip = _real("W_skip", W_skip, 2, "(output, input)")
+    _shape("W_skip", W_skip, (W_y.shape[0], inputs), "(output, input)")
     ctype = np.complex64 if x.dtype == np.float32 else np.complex128
     if h0 is not None:
         h0 = np.asarray(h0)
         _shape("h0", h0, (batch, hidden), "(batch, hidden)")
         h0 = h0.astype(ctype)
     lam = lru_lambda(nu, theta).astype(ctype)
-    u = x.astype(ctype) @ B.astype(ctype).T                                # (batch, T, H)
+    u = x.astype(ctype) @ W_x.astype(ctype).T                               # (batch, T, H)
     if normalize:
         u *= np.sqrt(1 - np.abs(lam) ** 2).astype(ctype)
     a = np.broadcast_to(lam, u.shape)
     h = _KERNELS[method](a, u, h0)
-    y = (h @ C.astype(ctype).T).real.astype(x.dtype) + x @ D.astype(x.dtype).T
+    y = (h @ W_y.astype(ctype).T).real.astype(x.dtype) + x @ W_skip.astype(x.dtype).T
     return (y, h) if return_states else y
 
 
@@ -146,7 +146,7 @@ def _softplus(z: np.ndarray) -> np.ndarray:
     return np.logaddexp(0, z)
 
 
-def selective_scan(x, A, W_delta, b_delta, W_B, W_C, h0=None, *, method: str = "parallel",
+def selective_scan(x, A, W_delta, b_delta, W_beta, W_omega, h0=None, *, method: str = "parallel",
                    return_states: bool = False):
     """A Mamba-style selective scan with input-dependent step sizes (module docstring).
 
@@ -154,7 +154,7 @@ def selective_scan(x, A, W_delta, b_delta, W_B, W_C, h0=None, *, method: str = "
         x: (batch, time, channels) real inputs.
         A: (channels, states) negative reals: the continuous-time decay rates.
         W_delta: (channels, channels), b_delta: (channels,): the step-size projection.
-        W_B, W_C: (states, channels): the input and output projections.
+        W_beta, W_omega: (states, channels): the input and output projections.
         h0: (batch, channels, states) initial state, or None for zeros.
         method: ``"parallel"`` or ``"sequential"``.
         return_states: also return ``h`` of shape (batch, time, channels, states).
@@ -175,20 +175,21 @@ def selective_scan(x, A, W_delta, b_delta, W_B, W_C, h0=None, *, method: str = "
     _shape("W_delta", W_delta, (channels, channels), "(channels, channels)")
     b_delta = _real("b_delta", b_delta, 1, "(channels,)")
     _shape("b_delta", b_delta, (channels,), "(channels,)")
-    W_B = _real("W_B", W_B, 2, "(states, channels)")
-    _shape("W_B", W_B, (states, channels), "(states, channels)")
-    W_C = _real("W_C", W_C, 2, "(states, channels)")
-    _shape("W_C", W_C, (states, channels), "(states, channels)")
+    W_beta = _real("W_beta", W_beta, 2, "(states, channels)")
+    _shape("W_beta", W_beta, (states, channels), "(states, channels)")
+    W_omega = _real("W_omega", W_omega, 2, "(states, channels)")
+    _shape("W_omega", W_omega, (states, channels), "(states, channels)")
     if h0 is not None:
         h0 = _real("h0", h0, 3, "(batch, channels, states)")
         _shape("h0", h0, (batch, channels, states), "(batch, channels, states)")
     dtype = x.dtype
-    A, W_delta, b_delta, W_B, W_C = (p.astype(dtype) for p in (A, W_delta, b_delta, W_B, W_C))
+    A, W_delta, b_delta, W_beta, W_omega = (p.astype(dtype)
+                                            for p in (A, W_delta, b_delta, W_beta, W_omega))
     delta = _softplus(x @ W_delta.T + b_delta)                        # (batch, T, channels)
-    B_t = x @ W_B.T                                                   # (batch, T, states)
-    C_t = x @ W_C.T
+    beta = x @ W_beta.T                                               # (batch, T, states)
+    omega = x @ W_omega.T
     a = np.exp(delta[..., None] * A)                                  # (batch, T, ch, states)
-    b = (delta * x)[..., None] * B_t[:, :, None, :]
+    b = (delta * x)[..., None] * beta[:, :, None, :]
     h = _KERNELS[method](a, b, None if h0 is None else h0.astype(dtype))
-    y = np.einsum("btcn,btn->btc", h, C_t)
+    y = np.einsum("btcp,btp->btc", h, omega)
     return (y, h) if return_states else y

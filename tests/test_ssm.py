@@ -140,7 +140,7 @@ def test_feature_map_is_positive_and_elu_plus_one():
 def test_errors_name_the_argument(rng):
     x = rng.normal(size=(2, 5, 3))
     nu, theta, B, C, D = lru_params(rng)
-    with pytest.raises(ValueError, match=r"B must have shape \(hidden, input\)"):
+    with pytest.raises(ValueError, match=r"W_x must have shape \(hidden, input\)"):
         lru_forward(x, nu, theta, B[:, :2], C, D)
     with pytest.raises(ValueError, match=r"x must have 3 dimensions"):
         lru_forward(x[0], nu, theta, B, C, D)
@@ -155,7 +155,7 @@ def test_errors_name_the_argument(rng):
     params = selective_params(rng, channels=3)
     with pytest.raises(ValueError, match=r"A must be negative"):
         selective_scan(x, -params[0], *params[1:])
-    with pytest.raises(ValueError, match=r"W_B must have shape"):
+    with pytest.raises(ValueError, match=r"W_beta must have shape"):
         selective_scan(x, params[0], params[1], params[2], params[3][:, :2], params[4])
     with pytest.raises(ValueError, match=r"k must have the shape of q"):
         causal_linear_attention(x, x[:, :4], x)

@@ -28,6 +28,8 @@ from .gru import gru_backward, gru_forward, gru_step
 from .keras_interop import from_keras, to_keras
 from .lstm import lstm_backward, lstm_forward, lstm_step
 from .losses import bce_grad, bce_loss, sigmoid, softmax
+from .mingru import (mingru_backward, mingru_forward, mingru_param_count, minlstm_backward,
+                     minlstm_forward, minlstm_param_count)
 from .neighbours import dtw_distances, nearest_neighbour_predict
 from .notebook import power_of_ten_above, setup
 from .optim import SGD, Adam, clip_by_norm, global_norm
@@ -67,5 +69,7 @@ __all__ = [
     "dot_attention", "additive_attention", "greedy_decode",
     "run_on_backend", "matmul_flops", "power_of_ten_above",
     "linear_scan", "linear_scan_backward",
+    "mingru_forward", "mingru_backward", "minlstm_forward", "minlstm_backward",
+    "mingru_param_count", "minlstm_param_count",
     "load_stored", "save_stored", "stored_path",
 ]

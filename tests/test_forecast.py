@@ -233,7 +233,7 @@ def _script():
 
 def test_stored_split_matches_the_script():
     script = _script()
-    stored = np.load(script.WEIGHTS)
+    stored = rnnbook.load_stored(script.WEIGHTS)
     for horizon in script.HORIZONS:
         data = script.prepare(horizon)
         assert math.isclose(float(stored["mean"]), data["mean"], rel_tol=1e-12)
@@ -248,7 +248,7 @@ def test_stored_split_matches_the_script():
 @pytest.mark.parametrize("horizon", [1, 7])
 def test_first_epoch_of_the_script_reproduces_the_stored_start(kind, horizon):
     script = _script()
-    stored = np.load(script.WEIGHTS)
+    stored = rnnbook.load_stored(script.WEIGHTS)
     name = f"{kind}_h{horizon}"
     model, history, start = script.train(kind, horizon, epochs=1)
     assert len(start) == len(model.get_weights()) > 0
@@ -256,3 +256,25 @@ def test_first_epoch_of_the_script_reproduces_the_stored_start(kind, horizon):
         np.testing.assert_allclose(w, stored[f"{name}__start__{i}"], atol=START_ATOL,
                                    err_msg=f"{name} weight {i}")
     np.testing.assert_allclose(history["loss"][0], stored[f"{name}__loss"][0], rtol=1e-5)
+
+
+def test_stored_runs_cover_every_seed():
+    """Every model of every seed is stored whole: weights of the right shapes, both loss
+    histories, and a best epoch where the validation loss is smallest."""
+    script = _script()
+    stored = rnnbook.load_stored(script.WEIGHTS)
+    assert tuple(stored["seeds"]) == script.SEEDS and int(stored["seed"]) == script.SEED
+    for horizon in script.HORIZONS:
+        for kind in script.KINDS:
+            shapes = [w.shape for w in script.build(kind, horizon).get_weights()]
+            for seed in script.SEEDS:
+                name = script.model_name(kind, horizon, seed)
+                final = [stored[f"{name}__final__{i}"] for i in range(len(shapes))]
+                assert [w.shape for w in final] == shapes, name
+                assert f"{name}__final__{len(shapes)}" not in stored
+                loss, val_loss = stored[f"{name}__loss"], stored[f"{name}__val_loss"]
+                assert len(loss) == len(val_loss) <= script.MAX_EPOCHS
+                best = int(stored[f"{name}__best_epoch"])
+                assert best == int(np.argmin(val_loss)) + 1
+                assert len(val_loss) == min(best + script.PATIENCE, script.MAX_EPOCHS)
+

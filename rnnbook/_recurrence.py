@@ -54,8 +54,9 @@ def check_weights(W_x, W_h, biases: dict, gates: int, label: str):
     check_rank("W_x", W_x, 2, f"({label}, input)")
     check_rank("W_h", W_h, 2, f"({label}, hidden)")
     rows = W_x.shape[0]
-    if rows % gates:
-        raise ValueError(f"W_x must have {label} rows, a multiple of {gates}; got shape {W_x.shape}")
+    if rows % gates or rows == 0:
+        raise ValueError(f"W_x must have {label} rows, a positive multiple of {gates} (at least "
+                         f"one hidden unit); got shape {W_x.shape}")
     hidden = rows // gates
     check_shape_matches("W_h", W_h, (rows, hidden), f"({label}, hidden)", "W_x", W_x.shape)
     checked = {}
@@ -94,11 +95,12 @@ def check_state(name: str, h, batch: int, hidden: int):
 
 
 def check_mask(mask, batch: int, time: int):
-    """Validate a (batch, time) mask of booleans (or of 0s and 1s); None stays None."""
+    """Validate a (batch, time) mask of booleans or of 0s and 1s (integer or floating, the
+    rule :func:`~rnnbook.bidirectional.layer_forward` uses too); None stays None."""
     if mask is None:
         return None
     arr = np.asarray(mask)
-    if arr.dtype.kind not in "biu":
+    if arr.dtype.kind not in "biuf":
         raise TypeError(f"mask must be a boolean (batch, time) array; got dtype {arr.dtype} "
                         f"with shape {arr.shape}")
     if arr.shape != (batch, time):
@@ -158,6 +160,8 @@ def time_major(x: np.ndarray, mask, go_backwards: bool):
     (or None), both reversed in time when ``go_backwards``: Keras reverses the mask together with
     the input.
     """
+    if not isinstance(go_backwards, (bool, np.bool_)):
+        raise ValueError(f"go_backwards must be True or False; got {go_backwards!r}")
     x_tm = x.transpose(1, 0, 2)
     m_tm = None if mask is None else mask.T[..., None]
     if go_backwards:
@@ -197,7 +201,7 @@ def run_forward(cell, x1: np.ndarray, W_xb: np.ndarray, m_tm) -> None:
     """
     time, batch, inputs1 = x1.shape
     rows = W_xb.shape[1]
-    block = int(max(1, min(time, PROJECTION_BYTES // (batch * rows * x1.itemsize))))
+    block = int(max(1, min(time, PROJECTION_BYTES // max(1, batch * rows * x1.itemsize))))
     prev = cell.initial
     for start in range(0, time, block):
         stop = min(time, start + block)
@@ -220,8 +224,8 @@ class Projections:
         if keep:
             self.all = np.empty((time, batch, rows), dtype)
         else:
-            block = int(max(1, min(time, PROJECTION_BYTES // (batch * rows
-                                                                * np.dtype(dtype).itemsize))))
+            block = int(max(1, min(time, PROJECTION_BYTES // max(1, batch * rows
+                                                                       * np.dtype(dtype).itemsize))))
             self.block = np.empty((block, batch, rows), dtype)
 
     def __call__(self, start: int, stop: int) -> np.ndarray:
@@ -251,7 +255,7 @@ def run_backward(cell, x1: np.ndarray, W_x: np.ndarray, dOut_tm: np.ndarray, m_t
     time, batch, inputs1 = x1.shape
     rows = W_x.shape[0]
     dtype = x1.dtype
-    block = int(max(1, min(time, BLOCK_BYTES // (batch * rows * np.dtype(dtype).itemsize))))
+    block = int(max(1, min(time, BLOCK_BYTES // max(1, batch * rows * np.dtype(dtype).itemsize))))
     dP = np.empty((block, batch, rows), dtype=dtype)
     dQ = dP if cell.same_pq else np.empty_like(dP)
     dWb = np.zeros((rows, inputs1), dtype=dtype)

@@ -127,7 +127,7 @@ def _with_name(name: str, run, *args):
 
 
 def layer_forward(x, params: dict, cell: str, *, go_backwards: bool = False,
-                  mask=None) -> np.ndarray:
+                  mask=None, zero_output_for_mask: bool = False) -> np.ndarray:
     """Everything one Keras recurrent layer returns with ``return_sequences=True``.
 
     Dispatches to :func:`rnnbook.rnn.rnn_forward` (``cell="simple"``), :func:`rnnbook.lstm.lstm_forward`
@@ -145,6 +145,12 @@ def layer_forward(x, params: dict, cell: str, *, go_backwards: bool = False,
         mask: None, or (batch, time) booleans (or 0/1) in the original time order of ``x``,
             True for a real step. At a masked step the state is carried over and the output
             repeats the previous one (zeros before the first real step).
+        zero_output_for_mask: Keras's layer flag of the same name: with a mask, the output at
+            every masked step is zero instead of a repeat of the previous one (the state is
+            still carried over). Pass the Keras layer's value
+            (``layer.zero_output_for_mask``) together with ``go_backwards``: these two flags
+            change what the layer returns, and :func:`~rnnbook.keras_interop.from_keras` reads
+            only the weights.
 
     Returns:
         The outputs ``h_t`` in processing order, shape (batch, time, hidden). ``out[:, -1]``
@@ -159,7 +165,15 @@ def layer_forward(x, params: dict, cell: str, *, go_backwards: bool = False,
     cell = _check_cell(cell)
     params = _check_params("params", params, cell)
     x, mask = _check_x_and_mask(x, mask)
-    return _with_name("params", _run, x, params, cell, bool(go_backwards), mask)
+    for name, flag in (("go_backwards", go_backwards),
+                       ("zero_output_for_mask", zero_output_for_mask)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False; got {flag!r}")
+    out = _with_name("params", _run, x, params, cell, bool(go_backwards), mask)
+    if zero_output_for_mask and mask is not None:
+        keep = mask[:, ::-1] if go_backwards else mask             # in processing order
+        out = np.where(keep[..., None], out, 0).astype(out.dtype, copy=False)
+    return out
 
 
 def bidirectional_forward(x, forward: dict, backward: dict, cell: str, *,

@@ -37,6 +37,24 @@ def _check_params(params: dict) -> None:
         raise ValueError(f"params is missing {missing}; it needs keys {list(PARAM_NAMES)}")
 
 
+def _check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (N, time, input) with N >= 1 and labels (N, 1) (or (N,)) in [0, 1]."""
+    x = as_array("x", x)
+    y = as_array("y", y)
+    if y.ndim == 1:
+        y = y[:, None]
+    if x.ndim != 3 or y.shape != (x.shape[0], 1):
+        raise ValueError(f"x must be (batch, time, input) and y (batch, 1) with the same batch; "
+                         f"got x {x.shape}, y {y.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"x and y must hold at least one example; got x {x.shape}")
+    if ((y < 0) | (y > 1)).any():
+        bad = y[(y < 0) | (y > 1)]
+        raise ValueError(f"y must hold labels in [0, 1] (0 and 1, or soft labels between); got "
+                         f"{bad.size} outside, e.g. {bad[0]:g} (shape {y.shape})")
+    return x, y
+
+
 def classifier_logits(params: dict, x) -> np.ndarray:
     """The logit ``z = W_y h_T + b_y`` for each sequence; ``x`` (batch, time, input) -> (batch, 1)."""
     _check_params(params)
@@ -55,18 +73,14 @@ def classifier_loss_and_grads(params: dict, x, y) -> tuple[float, dict]:
     Args:
         params: dict with the keys :data:`~rnnbook.classifier.PARAM_NAMES`.
         x: inputs, shape (batch, time, input).
-        y: labels in {0, 1}, shape (batch, 1) (shape (batch,) is accepted and reshaped).
+        y: labels in {0, 1}, shape (batch, 1) (shape (batch,) is accepted and reshaped); soft
+            labels in [0, 1] are accepted as Keras accepts them, anything outside is refused.
 
     Returns:
         ``(loss, grads)`` with ``grads`` keyed like ``params`` and of the same shapes.
     """
     _check_params(params)
-    x = as_array("x", x)
-    y = as_array("y", y)
-    if y.ndim == 1:
-        y = y[:, None]
-    if x.ndim != 3 or y.shape != (x.shape[0], 1):
-        raise ValueError(f"x must be (batch, time, input) and y (batch, 1); got x {x.shape}, y {y.shape}")
+    x, y = _check_xy(x, y)
     H = rnn_forward(x, params["W_x"], params["W_h"], params["b_h"])
     h_last = H[:, -1]
     z = dense_forward(h_last, params["W_y"], params["b_y"])
@@ -103,12 +117,7 @@ def train_classifier(params: dict, x, y, optimizer, *, epochs: int = 1, batch_si
     Returns:
         ``{"loss": [per-epoch loss], "batch_loss": [per-step loss], "grad_norm": [per-step norm]}``.
     """
-    x = as_array("x", x)
-    y = as_array("y", y)
-    if y.ndim == 1:
-        y = y[:, None]
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must hold the same number of examples; got x {x.shape}, y {y.shape}")
+    x, y = _check_xy(x, y)
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive; got {epochs}, {batch_size}")
     history: dict = {"loss": [], "batch_loss": [], "grad_norm": []}

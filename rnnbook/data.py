@@ -257,6 +257,9 @@ def seattle_rain_windows(window: int = 10, feature: str = "precipitation") -> Wi
 def _check_windows(x, y, dates):
     x = as_array("x", x)
     check_rank("x", x, 3, "(batch, time, features)")
+    if x.shape[1] == 0 or x.shape[2] == 0:
+        raise ValueError(f"x must have at least one time step and one feature; got shape "
+                         f"{x.shape}")
     y = as_array("y", y)
     if y.shape != (x.shape[0], 1):
         raise ValueError(f"y must have shape (batch, 1) = ({x.shape[0]}, 1) to match x of shape "
@@ -274,6 +277,8 @@ def _check_dates(dates) -> np.ndarray:
         raise TypeError(f"dates must be an array of datetime64; got dtype {dates.dtype} "
                         f"with shape {dates.shape}")
     check_rank("dates", dates, 1, "(batch,)")
+    if dates.shape[0] == 0:
+        raise ValueError("dates is empty: there is nothing to split")
     if dates.shape[0] > 1 and not np.all(dates[1:] > dates[:-1]):
         raise ValueError("dates must be strictly increasing (one example per date, in time order)")
     return dates.astype("datetime64[D]")

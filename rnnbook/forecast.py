@@ -168,9 +168,9 @@ def fit_linear_ar(X, Y) -> LinearAR:
     X = _windows_x("X", X)
     Y = as_array("Y", Y)
     check_rank("Y", Y, 3, "(N, horizon, features)")
-    if Y.shape[0] != X.shape[0] or Y.shape[2] != X.shape[2]:
+    if Y.shape[0] != X.shape[0] or Y.shape[2] != X.shape[2] or Y.shape[1] == 0:
         raise ValueError(f"Y must have shape (N, horizon, features) with N and features of X "
-                         f"(shape {X.shape}); got Y of shape {Y.shape}")
+                         f"(shape {X.shape}) and horizon >= 1; got Y of shape {Y.shape}")
     n, window, features = X.shape
     if n < window * features + 1:
         raise ValueError(f"need at least window * features + 1 = {window * features + 1} "

@@ -95,6 +95,14 @@ def from_keras(layer) -> dict:
         Fresh contiguous NumPy copies in the layer's dtype (float32 by default); zero biases for
         a layer built with ``use_bias=False``.
 
+    Only the weights are read. Of a recurrent layer's other settings, those that change the
+    arithmetic are refused when the book's equations do not cover them (``activation``,
+    ``recurrent_activation``); two change only what is returned and are arguments of
+    :func:`~rnnbook.bidirectional.layer_forward` (pass ``layer.go_backwards`` and
+    ``layer.zero_output_for_mask`` along); a ``stateful`` layer's carried state is passed as
+    ``h0`` (and ``c0``); ``dropout`` and ``recurrent_dropout`` act only in training, and
+    ``unroll``, ``implementation`` and ``use_cudnn`` change the speed, not the result.
+
     Raises:
         TypeError: for any other kind of layer.
         ValueError: for an unbuilt layer, or an activation that the book's equations do not

@@ -74,6 +74,9 @@ def softmax(z, axis: int = -1) -> np.ndarray:
         raise ValueError("z must have at least one dimension (the classes); got a scalar")
     if not -z.ndim <= axis < z.ndim:
         raise ValueError(f"axis {axis} is out of range for z of shape {z.shape}")
+    if z.shape[axis] == 0:
+        raise ValueError(f"z has no classes along axis {axis} (shape {z.shape}); softmax needs "
+                         "at least one")
     if np.isposinf(z).any():
         raise ValueError(f"z contains +inf along axis {axis} (shape {z.shape}); softmax is "
                          f"undefined there (inf / inf). Use -inf to mask an entry out.")

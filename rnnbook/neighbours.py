@@ -27,7 +27,7 @@ from .padding import pad_sequences
 
 __all__ = ["dtw_distances", "nearest_neighbour_predict"]
 
-#: At most this many cost entries (queries x references x steps) are held at once.
+#: At most this many differences (queries x references x steps x features) are held at once.
 _BLOCK_ELEMENTS = 4_000_000
 
 
@@ -36,7 +36,8 @@ def _as_sequences(name: str, sequences) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(sequences, (Sequence, np.ndarray)) or len(sequences) == 0:
         raise ValueError(f"{name} must be a non-empty list of arrays of shape (time, features)")
     try:
-        x, mask = pad_sequences(sequences)
+        with np.errstate(over="ignore"):  # only the mask is used; values beyond float32 are fine
+            x, mask = pad_sequences(sequences)
     except ValueError as exc:
         raise ValueError(f"{name}: {exc}") from None
     # pad_sequences stores float32; recompute in float64 from the originals for exactness
@@ -68,22 +69,23 @@ def dtw_distances(queries: Sequence, references: Sequence) -> np.ndarray:
             f"queries have {xq.shape[2]} features per step but references have {xr.shape[2]}; "
             f"they must match (padded shapes {xq.shape} and {xr.shape})"
         )
-    n_q, t_q, _ = xq.shape
+    n_q, t_q, n_f = xq.shape
     n_r, t_r, _ = xr.shape
-    norm_r = np.einsum("rtd,rtd->tr", xr, xr)                  # ||b_j||^2, (T_r, N_r)
-    ref_by_step = np.ascontiguousarray(xr.transpose(1, 2, 0))   # b_j as columns, (T_r, D, N_r)
+    # The local costs are summed from the differences a_i - b_j themselves. Expanding
+    # ||a||^2 + ||b||^2 - 2 a.b would be cheaper, but it cancels catastrophically when the data
+    # sit far from 0 (values near 1e8 lose every digit) and overflows for huge values.
+    ref_by_step = np.ascontiguousarray(xr.transpose(1, 0, 2))   # b_j, (T_r, N_r, D)
     columns = np.arange(n_r)
     out = np.empty((n_q, n_r))
-    block = max(1, _BLOCK_ELEMENTS // (n_r * t_r))
+    block = max(1, _BLOCK_ELEMENTS // (n_r * t_r * n_f))
     for start in range(0, n_q, block):
         q = xq[start:start + block]
         lq = len_q[start:start + block]
         prev = cur = None
+        diff = np.empty((t_r, q.shape[0], n_r, n_f))
         for i in range(t_q):
-            a_i = q[:, i]                                       # (B, D)
-            cross = a_i @ ref_by_step                           # a_i . b_j, (T_r, B, N_r)
-            cost = (a_i * a_i).sum(axis=1)[None, :, None] + norm_r[:, None, :] - 2 * cross
-            np.maximum(cost, 0.0, out=cost)                     # rounding can dip below 0
+            np.subtract(q[None, :, i, None, :], ref_by_step[:, None], out=diff)
+            cost = np.einsum("jbrd,jbrd->jbr", diff, diff)      # ||a_i - b_j||^2, (T_r, B, N_r)
             prev, cur = cur, cost                               # C(i, .) overwrites c(i, .)
             for j in range(t_r):
                 if i == 0:

@@ -13,16 +13,52 @@ from ._checks import as_array
 __all__ = ["SGD", "Adam", "clip_by_norm", "global_norm"]
 
 
+def _check_number(name: str, value, *, low: float, high: float | None = None,
+                  low_inclusive: bool = False) -> float:
+    """``value`` as a float, or ``ValueError`` unless it is a real number in the given range.
+
+    NaN fails every comparison, so it is refused explicitly rather than slipping through a
+    ``value <= 0`` test; booleans and complex numbers are refused too.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                     np.floating)):
+        raise ValueError(f"{name} must be a real number; got {value!r} ({type(value).__name__})")
+    value = float(value)
+    above = value >= low if low_inclusive else value > low
+    below = True if high is None else value < high
+    if not (np.isfinite(value) and above and below):
+        if high is not None:
+            rule = f"in [{low:g}, {high:g})" if low_inclusive else f"in ({low:g}, {high:g})"
+        elif low == 0:
+            rule = "non-negative and finite" if low_inclusive else "positive and finite"
+        else:
+            rule = f"finite and {'>=' if low_inclusive else '>'} {low:g}"
+        raise ValueError(f"{name} must be {rule}; got {value!r}")
+    return value
+
+
+def _check_params(params: dict) -> None:
+    for key, p in params.items():
+        if not isinstance(p, np.ndarray):
+            raise TypeError(f"params[{key!r}] must be a NumPy array (updated in place); got {type(p)}")
+        if p.dtype.kind != "f":
+            raise ValueError(
+                f"params[{key!r}] must be a real floating-point array; got dtype {p.dtype} "
+                f"with shape {p.shape}"
+            )
+        if not np.all(np.isfinite(p)):
+            raise ValueError(f"params[{key!r}] contains NaN or infinite values (shape {p.shape})")
+
+
 def _check_grads(params: dict, grads: dict) -> None:
     if set(grads) != set(params):
         raise ValueError(
             f"grads must have the same keys as params; params has {sorted(params)}, "
             f"grads has {sorted(grads)}"
         )
+    _check_params(params)
     for key, p in params.items():
         g = as_array(f"grads[{key!r}]", grads[key])
-        if not isinstance(p, np.ndarray):
-            raise TypeError(f"params[{key!r}] must be a NumPy array (updated in place); got {type(p)}")
         if g.shape != p.shape:
             raise ValueError(
                 f"grads[{key!r}] has shape {g.shape} but params[{key!r}] has shape {p.shape}"
@@ -37,12 +73,8 @@ class SGD:
     """
 
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0):
-        if learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive; got {learning_rate}")
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1); got {momentum}")
-        self.learning_rate = learning_rate
-        self.momentum = momentum
+        self.learning_rate = _check_number("learning_rate", learning_rate, low=0.0)
+        self.momentum = _check_number("momentum", momentum, low=0.0, high=1.0, low_inclusive=True)
         self.iterations = 0
         self.velocity: dict = {}
 
@@ -77,15 +109,10 @@ class Adam:
 
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7):
-        if learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive; got {learning_rate}")
-        for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"{name} must be in [0, 1); got {beta}")
-        self.learning_rate = learning_rate
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+        self.learning_rate = _check_number("learning_rate", learning_rate, low=0.0)
+        self.beta_1 = _check_number("beta_1", beta_1, low=0.0, high=1.0, low_inclusive=True)
+        self.beta_2 = _check_number("beta_2", beta_2, low=0.0, high=1.0, low_inclusive=True)
+        self.epsilon = _check_number("epsilon", epsilon, low=0.0, low_inclusive=True)
         self.iterations = 0
         self.m: dict = {}
         self.v: dict = {}
@@ -120,13 +147,15 @@ def clip_by_norm(grads: dict, max_norm: float) -> dict:
 
     ``g <- g * max_norm / max(||g||, max_norm)`` for every array, with ``||g||`` from
     :func:`global_norm`: the direction is kept and only the length is capped. (Keras's
-    ``global_clipnorm`` option does the same.)
+    ``global_clipnorm`` option does the same.) ``max_norm = inf`` returns the gradients
+    unchanged (as copies).
 
     Returns:
         A new dict; the input arrays are not modified.
     """
-    if not max_norm > 0:
-        raise ValueError(f"max_norm must be positive; got {max_norm}")
+    if isinstance(max_norm, (bool, np.bool_)) or not isinstance(
+            max_norm, (int, float, np.integer, np.floating)) or not max_norm > 0:
+        raise ValueError(f"max_norm must be a positive number (inf: no clipping); got {max_norm!r}")
     norm = global_norm(grads)
-    scale = max_norm / max(norm, max_norm)
+    scale = 1.0 if np.isinf(max_norm) else max_norm / max(norm, max_norm)
     return {k: np.asarray(g) * scale for k, g in grads.items()}

@@ -98,8 +98,17 @@ def encode_words(words, vocabulary: str, length: int | None = None):
 
 def decode(indices, vocabulary: str) -> str:
     """The characters of a sequence of indices, stopping before the first end marker."""
+    codes = np.asarray(indices)
+    if codes.size and codes.dtype.kind not in "iu":
+        raise ValueError(f"indices must be integers; got dtype {codes.dtype} "
+                         f"with shape {codes.shape}")
+    codes = codes.astype(np.int64).ravel()
+    bad = (codes < 0) | (codes >= len(vocabulary))
+    if bad.any():
+        raise ValueError(f"indices must lie in [0, {len(vocabulary)}) for a vocabulary of "
+                         f"{len(vocabulary)} symbols; got {int(codes[bad][0])}")
     chars = []
-    for i in np.asarray(indices, dtype=np.int64).ravel():
+    for i in codes:
         if i == 0:
             break
         chars.append(vocabulary[i])
@@ -174,9 +183,18 @@ def sample_categorical(probs, rng: np.random.Generator) -> np.ndarray:
         raise TypeError(f"rng must be a np.random.Generator; got {type(rng).__name__}")
     p = as_array("probs", probs)
     check_rank("probs", p, 2, "(rows, K)")
+    if p.shape[1] == 0:
+        raise ValueError(f"probs has no classes (shape {p.shape}); need K >= 1")
     if (p < 0).any():
         raise ValueError(f"probs contains negative entries (shape {p.shape})")
-    cdf = np.cumsum(p.astype(np.float64), axis=1)
+    with np.errstate(over="ignore"):
+        cdf = np.cumsum(p.astype(np.float64), axis=1)
+    if not np.isfinite(cdf[:, -1]).all():
+        # huge weights (rows near 1e308) overflow the running sum: rescale each row by its
+        # largest entry first, which leaves the distribution unchanged
+        rows = p.astype(np.float64)
+        top = rows.max(axis=1, keepdims=True)
+        cdf = np.cumsum(rows / np.where(top > 0, top, 1.0), axis=1)
     if (cdf[:, -1] <= 0).any():
         raise ValueError(f"probs has a row of zeros (shape {p.shape})")
     u = rng.random(len(p)) * cdf[:, -1]
@@ -241,6 +259,11 @@ def char_step(model: CharModel, tokens, state: tuple):
     if tokens.ndim != 1 or tokens.dtype.kind not in "iu":
         raise ValueError(f"tokens must be a 1-D integer array; got dtype {tokens.dtype} and "
                          f"shape {tokens.shape}")
+    vocabulary_size = model.embedding.shape[0]
+    if tokens.size and (tokens.min() < 0 or tokens.max() >= vocabulary_size):
+        raise ValueError(f"tokens must lie in [0, {vocabulary_size}) (the embedding has "
+                         f"{vocabulary_size} rows); got values from {tokens.min()} to "
+                         f"{tokens.max()}")
     x_t = model.embedding[tokens]
     if model.cell == "GRU":
         h = gru_step(x_t, state[0], **model.recurrent)

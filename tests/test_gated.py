@@ -243,20 +243,20 @@ def test_bidirectional_weights_are_two_layers(rng, keras_seed):
 # Steps
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", KINDS)
-def test_step_is_the_first_column_of_forward(kind, rng):
-    p = params(kind, 6, 3, rng)
-    x = rng.normal(size=(4, 5, 3)).astype("float32")
+def test_step_equals_one_step_of_the_keras_cell(kind, rng, keras_seed):
+    """The single-step functions against Keras's own cell (``layer.cell(x_t, states)``), from a
+    non-zero state: an independent implementation, not a second call of the same loop."""
+    layer, x = built(kind, (4, 1, 3, 6), rng)
     states = initial_states(kind, 4, 6, rng)
-    first = forward(kind, x, {k: None if v is None else v.astype("float32")
-                              for k, v in p.items()}, **state_kwargs(kind, states))[:, 0]
-    p32 = {k: None if v is None else v.astype("float32") for k, v in p.items()}
+    expected = np.asarray(layer.cell(x[:, 0], states)[0])
+    p = from_keras(layer)
     if kind == "simple":
-        step = rnn_step(x[:, 0], states[0], **p32)
+        step = rnn_step(x[:, 0], states[0], **p)
     elif kind == "lstm":
-        step = lstm_step(x[:, 0], states[0], states[1], **p32)[0]
+        step = lstm_step(x[:, 0], states[0], states[1], **p)[0]
     else:
-        step = gru_step(x[:, 0], states[0], **p32, reset_after=kind == "gru")
-    np.testing.assert_array_equal(step, first)                   # bit for bit
+        step = gru_step(x[:, 0], states[0], **p, reset_after=kind == "gru")
+    np.testing.assert_allclose(step, expected, atol=1e-6)
 
 
 def _sigmoid(a):
@@ -410,7 +410,8 @@ def _lstm_args(rng, **override):
     ({"h0": np.zeros((3, 5))}, ValueError, r"h0 must have shape \(batch, hidden\) = \(2, 5\)"),
     ({"mask": np.ones((2, 4), bool)}, ValueError, r"mask must have shape \(batch, time\) = "
                                                   r"\(2, 3\).*got \(2, 4\)"),
-    ({"mask": np.ones((2, 3))}, TypeError, "mask must be a boolean"),
+    ({"mask": np.full((2, 3), "1")}, TypeError, "mask must be a boolean"),
+    ({"mask": np.full((2, 3), 0.5)}, ValueError, "only 0/1"),
     ({"mask": np.full((2, 3), 2)}, ValueError, "only 0/1"),
     ({"x": np.full((2, 3, 4), np.nan)}, ValueError, r"x contains NaN or infinite values"),
     ({"W_h": np.full((20, 5), "a")}, TypeError, r"W_h must be a numeric"),

@@ -338,7 +338,7 @@ def test_training_with_clipping_matches_global_clipnorm(rng, keras_seed):
 # ------------------------------------------------------------------------------- error paths
 
 @pytest.mark.parametrize("make, match", [
-    (lambda: SGD(learning_rate=0.0), r"learning_rate must be positive; got 0.0"),
+    (lambda: SGD(learning_rate=0.0), r"learning_rate must be positive and finite; got 0.0"),
     (lambda: SGD(learning_rate=-1), r"learning_rate must be positive"),
     (lambda: SGD(momentum=1.0), r"momentum must be in \[0, 1\); got 1.0"),
     (lambda: SGD(momentum=-0.1), r"momentum must be in \[0, 1\)"),
@@ -365,7 +365,7 @@ def test_optimizer_step_rejects_mismatched_gradients(optimizer):
 
 
 def test_clip_by_norm_rejects_non_positive_norm():
-    with pytest.raises(ValueError, match=r"max_norm must be positive; got 0"):
+    with pytest.raises(ValueError, match=r"max_norm must be a positive number .*; got 0"):
         clip_by_norm({"w": np.ones(2)}, 0)
 
 
@@ -388,18 +388,18 @@ def test_classifier_rejects_bad_input(rng):
     x, y = sum_sign_task(rng, 6, 5)
     with pytest.raises(ValueError, match=r"params is missing \['b_y'\]"):
         classifier_loss_and_grads({k: v for k, v in params.items() if k != "b_y"}, x, y)
-    with pytest.raises(ValueError, match=r"x must be \(batch, time, input\) and y \(batch, 1\); got x \(6, 5, 1\), y \(5, 1\)"):
+    with pytest.raises(ValueError, match=r"x must be \(batch, time, input\) and y \(batch, 1\) with the same batch; got x \(6, 5, 1\), y \(5, 1\)"):
         classifier_loss_and_grads(params, x, y[:5])
     with pytest.raises(ValueError, match=r"x must be \(batch, time, input\)"):
         classifier_loss_and_grads(params, x[:, :, 0], y)
     with pytest.raises(ValueError, match=r"input size of x"):
         classifier_loss_and_grads(params, np.zeros((6, 5, 2)), y)
-    with pytest.raises(ValueError, match=r"x and y must hold the same number of examples"):
+    with pytest.raises(ValueError, match=r"x must be \(batch, time, input\) and y \(batch, 1\) with the same batch"):
         train_classifier(params, x, y[:4], SGD())
     with pytest.raises(ValueError, match=r"epochs and batch_size must be positive; got 0, 32"):
         train_classifier(params, x, y, SGD(), epochs=0)
     with pytest.raises(ValueError, match=r"epochs and batch_size must be positive; got 1, 0"):
         train_classifier(params, x, y, SGD(), batch_size=0)
-    with pytest.raises(ValueError, match=r"max_norm must be positive"):
+    with pytest.raises(ValueError, match=r"max_norm must be a positive number"):
         train_classifier(params, x, y, SGD(), clip_norm=-1.0)
 

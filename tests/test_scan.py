@@ -6,6 +6,13 @@ TensorFlow (forward and GradientTape) and, in one child process, on JAX together
 ``jax.lax.associative_scan`` and ``jax.grad``; bad arguments must be named in the error.
 """
 
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -243,3 +250,39 @@ def test_linear_scan_backward_errors_name_the_argument():
         linear_scan_backward(a, a + 0j, a)
     with pytest.raises(ValueError, match=r"method must be one of"):
         linear_scan_backward(a, a, a, method="loop")
+
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_scan.py"
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_scan", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stored_scan_timing_is_a_full_run_of_the_current_script():
+    """Chapter 19 plots rnnbook/stored_files/scan_timing.json; it must be a complete full run."""
+    bench = load_bench()
+    stored = rnnbook.load_stored("scan_timing.json")
+    settings = {k: list(v) if isinstance(v, tuple) else v for k, v in bench.FULL.items()}
+    assert stored["settings"] == {**settings, "batch": bench.BATCH, "hidden": bench.HIDDEN,
+                                  "quick": False}
+    keys = sorted((r["time"], r["pass"], r["contender"]) for r in stored["records"])
+    assert keys == sorted((t, kind, c) for t in bench.FULL["time"] for kind in bench.PASSES
+                          for c in bench.CONTENDERS)
+    assert all(r["seconds"] > 0 and r["spread"] >= 0 for r in stored["records"])
+    assert {"cpu_count", "load_average_before", "load_average_after"} <= set(stored["machine"])
+
+
+def test_scan_benchmark_quick_run(tmp_path):
+    """The script's --quick smoke run: it checks the four contenders agree, then times them."""
+    out = tmp_path / "scan.json"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, str(BENCH), "--quick", "--out", str(out)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["settings"]["quick"] is True
+    assert len(result["records"]) == 2 * 2 * 4

@@ -90,9 +90,9 @@ class MinGRU(_MinBase):
     """The minGRU over whole sequences with one parallel scan (no loop over time).
 
     Input (batch, time, input); output (batch, time, units) with ``return_sequences=True``,
-    else the last state (batch, units). On TensorFlow the scan is unrolled over the time
-    axis, so the length must be known: fixed in ``keras.Input((T, input))`` or in each call. ``call(x, initial_state=None)`` takes an optional
-    (batch, units) initial state.
+    else the last state (batch, units). ``call(x, initial_state=None)`` takes an optional
+    (batch, units) initial state. On TensorFlow the scan is unrolled over the time axis, so
+    the length must be known: fixed in ``keras.Input((T, input))`` or in each call.
     """
 
     kind = "minGRU"

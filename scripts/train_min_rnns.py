@@ -178,7 +178,8 @@ def main() -> None:
     lengths = ADD_LENGTHS[:2] if args.quick else ADD_LENGTHS
     updates = 4 if args.quick else ADD_UPDATES
     epochs = 1 if args.quick else NAMES_EPOCHS
-    results = {"keras_version": keras.__version__, "backend": keras.backend.backend(), "seeds": list(seeds), "quick": args.quick,
+    results = {"keras_version": keras.__version__, "backend": keras.backend.backend(),
+               "seeds": list(seeds), "quick": args.quick,
                "adding": {"lengths": list(lengths), "units": ADD_UNITS, "batch": ADD_BATCH,
                           "updates": updates, "learning_rate": ADD_LR,
                           "eval_every": min(ADD_EVAL_EVERY, updates), "test": ADD_TEST,

@@ -28,6 +28,7 @@ import os
 import re
 import zipfile
 from collections.abc import Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -233,8 +234,26 @@ def _save_stored(name, data, folder: Path) -> Path:
     content = encode_stored(name, data)
     folder = Path(folder)
     path = _stored_path(name, folder)
-    listed = _read_checksums(folder)
-    _replace_bytes(path, content)
-    listed[name] = hashlib.sha256(content).hexdigest()
-    _write_checksums(folder, listed)
+    folder.mkdir(parents=True, exist_ok=True)
+    with _locked(folder):                 # two scripts saving at once keep both checksums
+        listed = _read_checksums(folder)
+        _replace_bytes(path, content)
+        listed[name] = hashlib.sha256(content).hexdigest()
+        _write_checksums(folder, listed)
     return path
+
+
+@contextmanager
+def _locked(folder: Path):
+    """Hold an exclusive lock on ``folder`` (POSIX ``flock``; no lock where there is none)."""
+    try:
+        import fcntl
+    except ImportError:                   # Windows: scripts are run one at a time there
+        yield
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)              # closing releases the lock

@@ -7,6 +7,7 @@ Every test that writes uses a temporary folder through the private ``folder`` pa
 import gzip
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -29,7 +30,8 @@ CHAPTER_FILES = {"forecasting_weights.npz": "13", "char_model_weights.npz": "15"
 
 def test_every_stored_file_is_listed_and_verifies():
     listed = _read_checksums(STORED_FILES)
-    present = {p.name for p in STORED_FILES.iterdir()} - {CHECKSUMS}
+    present = {p.name for p in STORED_FILES.iterdir()
+               if not p.name.startswith(".")} - {CHECKSUMS}     # not a save in progress
     assert present == set(listed)
     assert set(CHAPTER_FILES) <= present
     for name in sorted(listed):
@@ -175,6 +177,17 @@ def test_save_refuses_bad_data(tmp_path, name, data, error, match):
     assert not any(tmp_path.iterdir())
 
 
+def test_saves_from_several_processes_at_once_keep_every_checksum(tmp_path):
+    # The training scripts may run at the same time; each must keep the others' lines.
+    import concurrent.futures
+    with concurrent.futures.ProcessPoolExecutor(4) as pool:
+        list(pool.map(_save_stored, [f"f{i}.json" for i in range(16)],
+                      [[i] * 1000 for i in range(16)], [tmp_path] * 16))
+    assert set(_read_checksums(tmp_path)) == {f"f{i}.json" for i in range(16)}
+    for i in range(16):
+        assert _load_stored(f"f{i}.json", tmp_path) == [i] * 1000
+
+
 def test_saving_into_the_package_writes_the_package_folder(monkeypatch, tmp_path):
     monkeypatch.setattr(stored, "STORED_FILES", tmp_path)
     path = rnnbook.save_stored("a.json", {"x": 1})
@@ -196,3 +209,89 @@ def test_an_altered_japanese_vowels_file_is_refused(monkeypatch, tmp_path):
         rnnbook.data.load_japanese_vowels("train")
     sequences, _ = rnnbook.data.load_japanese_vowels("test")      # the other file still loads
     assert len(sequences) == 370
+
+
+# --- chapters that read stored files run from an empty folder ------------------------------
+
+BOOK = ROOT / "book"
+#: A file opened by a relative path: what breaks a chapter downloaded alone.
+RELATIVE_OPEN = re.compile(
+    r"""\b(?:np\.load|np\.loadtxt|np\.genfromtxt|open|pd\.read_csv|pd\.read_json)\(\s*f?["']"""
+    r"""|Path\(\s*f?["']\.\.?/|\.\./""")
+
+
+def book_notebooks() -> list[Path]:
+    return sorted(p for p in BOOK.rglob("*.ipynb")
+                  if ".ipynb_checkpoints" not in p.parts and "_build" not in p.parts)
+
+
+def code_cells(path: Path) -> list[str]:
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+
+
+STORED_CHAPTERS = [p for p in book_notebooks()
+                   if any("load_stored(" in source for source in code_cells(p))]
+
+
+def test_the_chapters_that_need_stored_files_read_them_through_rnnbook():
+    names = {p.name[:2] for p in STORED_CHAPTERS}
+    assert set(CHAPTER_FILES.values()) <= names, (
+        f"chapters {sorted(set(CHAPTER_FILES.values()) - names)} do not call load_stored")
+    for path in STORED_CHAPTERS:
+        text = "\n".join(code_cells(path))
+        for name, chapter in CHAPTER_FILES.items():
+            if path.name.startswith(chapter):
+                assert f'load_stored("{name}")' in text, (path.name, name)
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.stem)
+def test_no_notebook_opens_a_file_by_a_relative_path(path):
+    # A notebook downloaded alone has no repository around it; rnnbook is all it can rely on.
+    offending = [line.strip() for source in code_cells(path) for line in source.splitlines()
+                 if RELATIVE_OPEN.search(line) and not line.lstrip().startswith("#")]
+    assert not offending, f"{path.name} opens files beside it: {offending}"
+
+
+def cells_until_last_stored_load(nb) -> list:
+    """The notebook's cells up to the last code cell of the main text that calls load_stored.
+
+    The main text ends at the exercises heading; the exercises' solutions call the same
+    ``load_stored`` (the static test above checks that nothing else is opened).
+    """
+    end = len(nb.cells)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and re.search(r"^## Exercises", cell.source, re.M):
+            end = i
+            break
+    loads = [i for i, cell in enumerate(nb.cells[:end])
+             if cell.cell_type == "code" and "load_stored(" in cell.source]
+    assert loads, "no load_stored call before the exercises"
+    return nb.cells[:loads[-1] + 1]
+
+
+@pytest.mark.parametrize("path", STORED_CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_reads_its_stored_files_from_an_empty_folder(path, tmp_path):
+    """Run a chapter, copied alone into an empty folder, up to its last stored-file load.
+
+    Issue 16 §4: a reader who downloads one chapter runs it outside the repository. The
+    notebook is copied alone into ``tmp_path`` and executed there (the kernel's working
+    directory; the kernel is this environment's Python, as nbval's ``--nbval-current-env``).
+    Only the cells up to the last ``load_stored`` call of the main text run: the rest of a
+    chapter reads nothing from disk (``test_no_notebook_opens_a_file_by_a_relative_path``), and
+    running it whole here would add minutes of training to the suite for no new check; nbval
+    runs every chapter whole anyway, from its own folder.
+    """
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    copy = tmp_path / path.name
+    shutil.copy(path, copy)
+    nb = nbformat.read(copy, as_version=4)
+    nb.cells = cells_until_last_stored_load(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()                                   # raises if a cell fails
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]   # nothing else needed

@@ -322,7 +322,9 @@ LAYOUT = r"""
 const done = arguments[arguments.length - 1];
 requestAnimationFrame(() => requestAnimationFrame(() => {
   const out = {equations: 0, wideEquations: [], noScroll: [], blocks: 0, wideBlocks: []};
-  const label = (el) => el.textContent.trim().replace(/\s+/g, ' ').slice(0, 50);
+  // Whole characters only: a cut through a surrogate pair cannot be sent back to Python.
+  const cut = (text, n) => Array.from(text).slice(0, n).join('');
+  const label = (el) => cut(el.textContent.trim().replace(/\s+/g, ' '), 50);
   for (const box of document.querySelectorAll('.bd-article div.math')) {
     const mjx = box.querySelector('mjx-container');
     if (!mjx) continue;
@@ -352,7 +354,7 @@ requestAnimationFrame(() => requestAnimationFrame(() => {
     const r = el.getBoundingClientRect();
     if (el.scrollWidth > el.clientWidth + 1 || r.right > article.right + 1) {
       out.wideBlocks.push(`${el.tagName.toLowerCase()} ${el.scrollWidth}>${el.clientWidth} px: `
-        + `"${label(el).slice(0, 40)}"`);
+        + `"${cut(label(el), 40)}"`);
     }
   }
   done(out);
@@ -636,7 +638,9 @@ def check_page(driver, page: Path, root: Path, base_url: str):
         f"solutions {info['solutions']} folded, {info['foldedCells']} hidden cells  "
         f"console errors {len(errors)}  width {widths['phone']}@390 {widths['desktop']}@1280\n"
         f"     {'':<50} display eqs {stats['equations']}: wider than box "
-        f"{stats['wide_desktop']}@1280 {stats['wide_phone']}@390  "
+        f"{stats['wide_desktop']}@1280 {stats['wide_phone']}@390"
+        + (f" (scrolling: {', '.join(phone['wideEquations'])})" if phone["wideEquations"] else "")
+        + "  "
         f"blocks {stats['blocks']}: wide {stats['wide_blocks']}@1280 "
         f"({stats['wide_blocks_phone']}@390, scroll)  "
         f"figures {stats['figures']}: captioned {stats['captioned']} alt {stats['alt']} "

@@ -8,9 +8,20 @@ final state) and once with dot-product attention over the encoder's states. Trai
 convergence takes longer than a notebook may run, so this script does it, deterministically, and
 stores the result in ``rnnbook/stored_files/seq2seq_weights.npz`` (under 1 MB), with the
 weights after ``EARLY_EPOCHS`` epochs, to compare the two models on an equal, short budget. The chapter
-trains the attention model for one epoch to show the run, then loads the stored weights.
+trains the attention model for one epoch to show the run, then loads the stored weights. The
+script then trains both models from the other seeds in ``SEEDS``, decodes the test dates
+greedily with every model, after ``EARLY_EPOCHS`` epochs and converged, and stores the scores
+in ``seq2seq_seeds.json`` (``train_seeds``).
 
-    .venv/bin/python scripts/train_seq2seq.py          # about six minutes on two cores
+    .venv/bin/python scripts/train_seq2seq.py                 # about 15 min of CPU time
+    .venv/bin/python scripts/train_seq2seq.py --seeds-only    # only seq2seq_seeds.json
+    .venv/bin/python scripts/train_seq2seq.py --seeds-only --early-only   # about 2 min
+
+Measured on two cores: an epoch costs 4 to 4.6 s of CPU time, so seed 0's two runs (43 and
+21 epochs) about 5 minutes; each further seed about as much. The stored ``seq2seq_seeds.json``
+comes from ``--seeds-only --early-only`` (113 s of CPU time: 5 epochs of both models from
+seeds 1 and 2, 23 to 29 s each with the decoding); the converged runs of seeds 1 and 2 (about
+10 minutes of CPU time) did not fit the time the machine, shared by several jobs, had left.
 
 Every model starts from ``keras.utils.set_random_seed(SEED)``; ``fit`` shuffles with
 TensorFlow's seeded generator, so a rerun on the same machine gives the same bits. The weights
@@ -46,6 +57,8 @@ MAX_EPOCHS, PATIENCE, SEED = 60, 4, 0
 START_BATCHES = 20                      # the stored start: weights after this many batches
 EARLY_EPOCHS = 5                        # also stored: the weights after this many epochs
 KINDS = ("plain", "attention")
+SEEDS = (0, 1, 2)        # model seeds of the equal-budget comparison; SEED's weights are stored
+SEEDS_FILE = "seq2seq_seeds.json"
 
 
 def vocabularies() -> tuple[dict, dict, int]:
@@ -83,13 +96,13 @@ def prepare() -> dict:
     return out
 
 
-def build(attention: bool):
+def build(attention: bool, seed: int = SEED):
     """The encoder-decoder, seeded and compiled; with ``attention`` the decoder's states
     attend (dot product) to the encoder's and the output layer reads both."""
     import keras
 
     source_ids, _, start = vocabularies()
-    keras.utils.set_random_seed(SEED)
+    keras.utils.set_random_seed(seed)
     source = keras.Input((SOURCE_LEN,), dtype="int32", name="source")
     previous = keras.Input((TARGET_LEN,), dtype="int32", name="previous")
     e = keras.layers.Embedding(len(source_ids) + 1, EMBED, mask_zero=True,
@@ -111,7 +124,7 @@ def build(attention: bool):
 
 
 def train(kind: str, epochs: int = MAX_EPOCHS, data: dict | None = None,
-          stop_after_start: bool = False):
+          stop_after_start: bool = False, seed: int = SEED):
     """Train one model; return (model, history dict, weights after START_BATCHES batches,
     the running training loss at that point, weights after EARLY_EPOCHS epochs).
     ``stop_after_start`` stops after START_BATCHES batches (for tests)."""
@@ -119,7 +132,7 @@ def train(kind: str, epochs: int = MAX_EPOCHS, data: dict | None = None,
 
     data = prepare() if data is None else data
     (x, y_in, y, _), (xv, yv_in, yv, _) = data["train"], data["val"]
-    model = build(kind == "attention")
+    model = build(kind == "attention", seed)
     start, start_loss, early = [], [], []
 
     class Start(keras.callbacks.Callback):
@@ -142,11 +155,89 @@ def train(kind: str, epochs: int = MAX_EPOCHS, data: dict | None = None,
     return model, history.history, start, start_loss[0], early
 
 
+def greedy(model, x: np.ndarray) -> np.ndarray:
+    """Greedy decoding with the Keras model, as chapter 16's ``keras_greedy``: ids (n, T_y)."""
+    _, _, start = vocabularies()
+    y_in = np.full((len(x), TARGET_LEN), start, np.int32)
+    for t in range(TARGET_LEN):
+        logits = model.predict([x, y_in], verbose=0, batch_size=1000)
+        if t + 1 < TARGET_LEN:
+            y_in[:, t + 1] = logits[:, t].argmax(axis=-1)
+    return np.concatenate([y_in[:, 1:], logits[:, -1:].argmax(axis=-1)], axis=1)
+
+
+def seed_metrics(kind: str, weights: list, data: dict, seed: int) -> dict:
+    """Chapter 16's scores of one model, decoded greedily: exact match and per-character
+    accuracy on the test dates, the indices of the wrong test dates, and the exact match on
+    the training dates written 'month 1st, year'."""
+    model = build(kind == "attention", seed)
+    model.set_weights(weights)
+    x, _, y, _ = data["test"]
+    right = greedy(model, x) == y
+    x_train, _, y_train, pairs = data["train"]
+    first = [i for i, s in enumerate(pairs.source) if " 1st," in s]
+    return {"exact": float(right.all(axis=1).mean()), "per_char": float(right.mean()),
+            "wrong": [int(i) for i in np.flatnonzero(~right.all(axis=1))],
+            "train_1st_exact": float((greedy(model, x_train[first]) ==
+                                      y_train[first]).all(axis=1).mean())}
+
+
+def train_seeds(data: dict, seed_weights: dict, converged: bool = True) -> dict:
+    """Chapter 16's comparison from every seed in SEEDS: for each kind the weights after
+    EARLY_EPOCHS epochs (``run[kind]``) and, with ``converged``, at the best epoch of a full
+    run (``run[kind + "_converged"]``), scored by seed_metrics. ``seed_weights[kind, stage]``
+    (stage "early" or "final"): SEED's weights, from the full run or the stored file, not
+    trained again. Without ``converged`` the other seeds train for EARLY_EPOCHS epochs only."""
+    import keras
+
+    runs = []
+    for seed in SEEDS:
+        run = {"seed": seed}
+        for kind in KINDS:
+            began, cpu = time.perf_counter(), time.process_time()
+            if seed == SEED:
+                early, final = seed_weights[kind, "early"], seed_weights[kind, "final"]
+                history = None
+            elif converged:
+                model, history, _, _, early = train(kind, data=data, seed=seed)
+                final = model.get_weights()
+            else:
+                *_, early = train(kind, epochs=EARLY_EPOCHS, data=data, seed=seed)
+            run[kind] = seed_metrics(kind, early, data, seed)
+            print(f"seed {seed} {kind:9s} after {EARLY_EPOCHS} epochs: test exact match "
+                  f"{run[kind]['exact']:.4f}, {time.perf_counter() - began:.0f} s, "
+                  f"{time.process_time() - cpu:.0f} s CPU", flush=True)
+            if converged:
+                run[f"{kind}_converged"] = seed_metrics(kind, final, data, seed)
+                if history is not None:
+                    run[f"{kind}_converged"].update(
+                        epochs=len(history["loss"]),
+                        best_epoch=int(np.argmin(history["val_loss"])) + 1)
+                print(f"seed {seed} {kind:9s} converged: test exact match "
+                      f"{run[f'{kind}_converged']['exact']:.4f}", flush=True)
+        runs.append(run)
+    about = (f"Chapter 16's two models after {EARLY_EPOCHS} epochs from each seed in "
+             "SEEDS (data and recipe fixed; the seed sets the initial weights and the "
+             "order of the mini-batches), decoded greedily. wrong: indices of the "
+             "wrong test dates.")
+    if converged:
+        about += (" *_converged: the same runs at their best epoch (early stopping); "
+                  f"seed {SEED}'s epochs are in {WEIGHTS}.")
+    return {"about": about, "early_epochs": EARLY_EPOCHS, "keras_version": keras.__version__,
+            "seeds": runs}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None,
                         help="write here instead of rnnbook/stored_files (the chapter "
                              "reads only that folder; SHA256SUMS is then not updated)")
+    parser.add_argument("--seeds-only", action="store_true",
+                        help=f"only write {SEEDS_FILE}: take seed {SEED}'s weights from the "
+                             f"stored {WEIGHTS} and train the other seeds")
+    parser.add_argument("--early-only", action="store_true",
+                        help=f"train the other seeds for {EARLY_EPOCHS} epochs only (no "
+                             "converged comparison)")
     args = parser.parse_args()
 
     import rnnbook
@@ -157,6 +248,9 @@ def main() -> None:
     stored = {"units": np.int64(UNITS), "seed": np.int64(SEED),
               "keras_version": np.array(keras.__version__)}
     data = prepare()
+    if args.seeds_only:
+        return _write(args.out, SEEDS_FILE, train_seeds(
+            data, _stages(rnnbook.load_stored(WEIGHTS)), not args.early_only))
     for kind in KINDS:
         began = time.perf_counter()
         model, history, start, start_loss, early = train(kind, data=data)
@@ -181,6 +275,26 @@ def main() -> None:
         out = args.out
         out.write_bytes(rnnbook.stored.encode_stored(WEIGHTS, stored))
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB)")
+    _write(args.out, SEEDS_FILE, train_seeds(data, _stages(stored), not args.early_only))
+
+
+def _stages(stored) -> dict:
+    """{(kind, stage): weights} for the stages "early" and "final" of stored weights."""
+    return {(kind, stage): [stored[f"{kind}__{stage}__{i}"] for i in
+                            range(len(build(kind == "attention").get_weights()))]
+            for kind in KINDS for stage in ("early", "final")}
+
+
+def _write(out: Path | None, name: str, data) -> None:
+    """Store ``data`` as ``name`` with rnnbook.save_stored, or beside ``out`` if given."""
+    import rnnbook
+
+    if out is None:
+        path = rnnbook.save_stored(name, data)
+    else:
+        path = out.with_name(name)
+        path.write_bytes(rnnbook.stored.encode_stored(name, data))
+    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KB)")
 
 
 if __name__ == "__main__":

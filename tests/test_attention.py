@@ -271,3 +271,20 @@ def test_first_batches_of_the_script_reproduce_the_stored_start(kind):
         np.testing.assert_allclose(w, stored[f"{kind}__start__{i}"], atol=1e-5,
                                    err_msg=f"{kind} weight {i}")
     np.testing.assert_allclose(start_loss, stored[f"{kind}__start_loss"], rtol=1e-5)
+
+
+def test_stored_seed_scores_belong_to_the_stored_models():
+    """seq2seq_seeds.json lists every seed of the script, and its seed-0 scores after
+    EARLY_EPOCHS epochs are those of the stored weights, decoded again by the script."""
+    script = _script()
+    runs = rnnbook.load_stored(script.SEEDS_FILE)["seeds"]
+    assert [run["seed"] for run in runs] == list(script.SEEDS) and len(runs) >= 3
+    stored = rnnbook.load_stored(script.WEIGHTS)
+    data = script.prepare()
+    for kind in script.KINDS:
+        n = len(script.build(kind == "attention").get_weights())
+        early = [stored[f"{kind}__early__{i}"] for i in range(n)]
+        assert script.seed_metrics(kind, early, data, script.SEED) == runs[0][kind]
+        for run in runs:
+            score = run[kind]
+            assert len(score["wrong"]) == round((1 - score["exact"]) * script.N_TEST)

@@ -18,6 +18,7 @@ from .bidirectional import bidirectional_forward, layer_forward
 from .classifier import (PARAM_NAMES, classifier_logits, classifier_loss_and_grads,
                          classifier_predict, train_classifier)
 from .data import adding_problem, chronological_split, random_binary_task, seattle_rain_windows
+from .conv1d import conv1d_backward, conv1d_forward, receptive_field
 from .cost import matmul_flops
 from .dense import dense_backward, dense_forward
 from .forecast import (fit_linear_ar, forecast_windows, linear_ar_forecast, mae, mase,
@@ -72,4 +73,5 @@ __all__ = [
     "mingru_forward", "mingru_backward", "minlstm_forward", "minlstm_backward",
     "mingru_param_count", "minlstm_param_count",
     "load_stored", "save_stored", "stored_path",
+    "conv1d_forward", "conv1d_backward", "receptive_field",
 ]

@@ -22,7 +22,9 @@ The book's print CSS (``_ext/static/rnnbook.css``, ``@media print``) hides the n
 wraps long code and output lines at the page edge and keeps figures, formulas and tables whole
 (``break-inside: avoid``). Chromium prints with page numbers in the footer and a PDF outline.
 
-Then the PDF is checked (``pdfinfo``/``pdftotext`` from poppler-utils): at least
+In the print layout (print CSS at the column width) no display equation, code or output block
+or figure may be wider than the printed column. Then the PDF is checked (``pdfinfo``/
+``pdftotext`` from poppler-utils): at least
 ``--min-pages`` pages, and no raw TeX (``\\frac``, ``\\begin{``, ``$$``) in its text outside the
 book's code listings, which the HTML marks and this script counts the same way. Exit 1 on a
 failed check, 2 if it could not run.
@@ -132,6 +134,23 @@ document.head.appendChild(style);
 setTimeout(() => done({opened, chapters}), opened ? 800 : 0);
 """
 
+# In the print layout (print CSS, the window as wide as the printed column): formulas and code or
+# output blocks wider than their box would be cut off on paper.
+PRINT_LAYOUT = r"""
+const cut = (text, n) => Array.from(text.trim().replace(/\s+/g, ' ')).slice(0, n).join('');
+const wide = (el) => el.getClientRects().length && el.scrollWidth > el.clientWidth + 1;
+const equations = [...document.querySelectorAll('div.math mjx-container')];
+const blocks = [...document.querySelectorAll('pre, .cell_output table, figure img')];
+const right = document.documentElement.clientWidth + 1;
+return {
+  equations: equations.length,
+  wideEquations: equations.filter(wide).map((e) => cut(e.closest('div.math').id || '?', 40)),
+  blocks: blocks.length,
+  wideBlocks: blocks.filter((e) => wide(e) || e.getBoundingClientRect().right > right)
+    .map((e) => cut(e.textContent || e.getAttribute('src') || '', 50)),
+};
+"""
+
 # Count raw TeX that the book prints as code (listings, outputs), so it is not mistaken for
 # untypeset math in the PDF's text.
 TEX_IN_CODE = r"""
@@ -223,6 +242,8 @@ def print_pdf(single: Path, out: Path) -> dict:
             "(window.MathJax && MathJax.typesetPromise ? MathJax.typesetPromise() "
             ": Promise.resolve()).then(() => done(true), () => done(false));")
         prepared["tex_in_code"] = driver.execute_script(TEX_IN_CODE)
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+        prepared["layout"] = driver.execute_script(PRINT_LAYOUT)
         footer = ('<div style="font-size:8px;width:100%;text-align:center;color:#555">'
                   '<span class="pageNumber"></span></div>')
         pdf = driver.execute_cdp_cmd("Page.printToPDF", {
@@ -281,7 +302,15 @@ def main(argv=None) -> int:
     prepared = print_pdf(SINGLE, out)
     print(f"== printed {len(prepared['chapters'])} chapters, {prepared['opened']} folds opened "
           f"(solutions shown at their place)")
+    layout = prepared["layout"]
+    print(f"== print layout: display equations {layout['equations']}, wider than the page "
+          f"column {len(layout['wideEquations'])}; code/output blocks and figures "
+          f"{layout['blocks']}, wider {len(layout['wideBlocks'])}")
     problems = check_pdf(out, args.min_pages, prepared["tex_in_code"])
+    problems += [f"equation wider than the printed column: {name}"
+                 for name in layout["wideEquations"]]
+    problems += [f"block wider than the printed column: {text}"
+                 for text in layout["wideBlocks"]]
     for problem in problems:
         print(f"FAIL {problem}")
     print(f"== done in {time.perf_counter() - start:.0f} s")

@@ -23,6 +23,8 @@ On every page it fails on:
   ``#anchor`` that is no ``id``/``name`` in the target page (links to other hosts are counted,
   not followed: the browser is offline by design);
 * **a JavaScript console error** (any SEVERE browser log entry, including failed loads);
+* **unused live-code (thebe) assets** (its configuration, script or stylesheet) while no launch
+  button uses them;
 * **a solution visible before the reader opens it**: every admonition titled "Solution..." must
   be a folded dropdown with its body hidden; no other visible element may start with the word
   "Solution"; code cells tagged ``hide-cell``/``hide-input``/``hide-output`` must have that
@@ -174,6 +176,14 @@ for (let node = walker.nextNode(); node; node = walker.nextNode()) {
   if (!/\\[()\[\]]|\$\$/.test(text)) continue;
   if (node.parentElement && node.parentElement.closest(SKIP)) continue;
   out.rawTex.push(text.trim().slice(0, 80));
+}
+
+// Live-code (thebe) assets, unused while no launch button runs code (_ext/launch_buttons.py).
+out.thebe = [...document.querySelectorAll(
+  'script[type="text/x-thebe-config"], script[src*="thebe"], link[href*="thebe"]')]
+  .map((e) => e.getAttribute('src') || e.getAttribute('href') || e.type);
+if ([...document.scripts].some((e) => /THEBE_JS_URL/.test(e.textContent))) {
+  out.thebe.push('THEBE_JS_URL');
 }
 
 // Links, as the browser resolved them; ids present in the live DOM.
@@ -455,11 +465,16 @@ def set_width(driver, size):
     )
 
 
+# Chromium asks every page without an icon link for /favicon.ico on its own; the root
+# index.html (a redirect written by Jupyter Book, not a book page) has none.
+FAVICON_404 = re.compile(r"/favicon\.ico - Failed to load resource: .* 404")
+
+
 def console_errors(driver):
     return [
         entry["message"]
         for entry in driver.get_log("browser")
-        if entry.get("level") == "SEVERE"
+        if entry.get("level") == "SEVERE" and not FAVICON_404.search(entry["message"])
     ]
 
 
@@ -606,6 +621,8 @@ def check_page(driver, page: Path, root: Path, base_url: str):
         problems.append(f"MathJax error: {text!r}")
     if CHAPTER.search(rel) and info["formulas"] == 0:
         problems.append("chapter page with no typeset formula")
+    for asset in info["thebe"]:
+        problems.append(f"unused live-code (thebe) asset on the page: {asset}")
     for src in info["badImages"]:
         problems.append(f"image did not load: {src}")
     checked, external, link_problems = check_links(

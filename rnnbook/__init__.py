@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 from .attention import additive_attention, dot_attention, greedy_decode
 from .backends import run_on_backend
+from .beam import BeamResult, beam_search
 from .bidirectional import bidirectional_forward, layer_forward
 from .classifier import (PARAM_NAMES, classifier_logits, classifier_loss_and_grads,
                          classifier_predict, train_classifier)
@@ -74,4 +75,5 @@ __all__ = [
     "mingru_param_count", "minlstm_param_count",
     "load_stored", "save_stored", "stored_path",
     "conv1d_forward", "conv1d_backward", "receptive_field",
+    "beam_search", "BeamResult",
 ]

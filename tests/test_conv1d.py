@@ -2,11 +2,13 @@
 
 conv1d_forward must equal Conv1D (given the same kernel and bias) for the three paddings, kernel
 sizes 1 to 5 (odd and even: "same" splits an odd span with the extra zero on the right),
-dilation rates 1 to 4 and batches of 1 to 4; conv1d_backward must equal TensorFlow's
-GradientTape and float64 finite differences. float32 agreement with Keras is exact or a few
-1e-7; the tolerance is 1e-5. The equation itself (which input step each tap reads), causality
-and the receptive field of a stack are checked directly, and bad arguments must be named in the
-error.
+dilation rates 1 to 4 and batches of 1 to 16; conv1d_backward must equal TensorFlow's
+GradientTape and float64 finite differences. Measured float32 agreement with Keras: the forward
+pass bit for bit, the gradients within 1e-6 of their largest entry (a weight gradient sums
+batch * time products, which TensorFlow adds in another order). The tolerance is 1e-5, for the
+gradients times their largest entry when that exceeds 1. The equation itself (which input step
+each tap reads), causality and the receptive field of a stack are checked directly, and bad
+arguments must be named in the error.
 """
 
 import keras
@@ -22,7 +24,7 @@ ATOL = 1e-5
 PADDINGS = ["causal", "same", "valid"]
 # (batch, time, input, filters, kernel_size, dilation_rate)
 SHAPES = [(1, 1, 1, 1, 1, 1), (2, 9, 3, 4, 2, 1), (3, 17, 2, 5, 3, 2), (1, 12, 4, 3, 4, 3),
-          (4, 25, 5, 6, 5, 4), (2, 8, 1, 2, 2, 3), (2, 16, 3, 3, 4, 1)]
+          (4, 25, 5, 6, 5, 4), (2, 8, 1, 2, 2, 3), (2, 16, 3, 3, 4, 1), (16, 100, 16, 32, 3, 4)]
 
 
 def _shape_fits(shape, padding):
@@ -83,7 +85,8 @@ def test_backward_matches_gradient_tape(shape, padding, rng, keras_seed):
     assert set(grads) == {"x", "kernel", "bias"}
     for name, expected in [("x", dx), ("kernel", dkernel), ("bias", dbias)]:
         assert grads[name].dtype == np.float32 and grads[name].shape == expected.shape
-        np.testing.assert_allclose(grads[name], expected, atol=ATOL, err_msg=name)
+        scale = max(1.0, float(np.abs(expected).max()))      # float32 sums of batch*time terms
+        np.testing.assert_allclose(grads[name], expected, atol=ATOL * scale, err_msg=name)
 
 
 @pytest.mark.parametrize("padding", PADDINGS)

@@ -48,7 +48,8 @@ On every page it fails on:
 
 It prints one line per page and a total, and exits 1 if any check failed (2 if it could not
 run at all). ``--report`` prints the same lines and always exits 0 (for a book whose figures
-are still being captioned). The whole book takes about two minutes.
+are still being captioned); ``--only TEXT`` checks only pages whose path contains TEXT. The
+whole book (each page loaded at both widths) takes about five minutes on a loaded 2-core machine.
 """
 
 from __future__ import annotations

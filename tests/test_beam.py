@@ -32,11 +32,12 @@ from rnnbook.sampling import CharModel, char_initial_state, char_step
 def prefix_model(V, max_length, seed, concentration=0.5):
     """step(tokens, code) -> (table[code'], code') with code' = code * V + token.
 
-    Starting from code 1 (or any code below V), each prefix of at most max_length fed tokens has
-    its own code and so its own random distribution ``table[code']``.
+    Starting from a code c with c + 1 <= V (1 for V = 2 or 3), each prefix of at most max_length
+    fed tokens has its own code, below (c + 1) V^max_length <= V^(max_length + 1), and so its own
+    random distribution ``table[code']``.
     """
     table = np.random.default_rng(seed).dirichlet(np.full(V, concentration),
-                                                  size=V ** (max_length + 2))
+                                                  size=V ** (max_length + 1))
 
     def step(tokens, code):
         code = code * V + tokens
@@ -165,7 +166,7 @@ def test_a_narrow_beam_can_miss_the_most_probable_output():
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("end", [0, None])
 def test_width_one_is_greedy_decoding(seed, end):
-    V, max_length = 6, 7
+    V, max_length = 5, 6
     step = prefix_model(V, max_length, seed, concentration=1.0)
     start = np.array([0, 1, 2, 3])
     state = np.array([1, 2, 3, 1])

@@ -99,7 +99,9 @@ def _merge(base: dict, extra: dict) -> dict:
 
 def _stage(app, config) -> None:
     if not (VENDORED / ENTRY).is_file():
-        raise ExtensionError(f"MathJax 4 not found at {VENDORED / ENTRY} (see _ext/offline_mathjax.py)")
+        raise ExtensionError(
+            f"MathJax 4 not found at {VENDORED / ENTRY} (see _ext/offline_mathjax.py)"
+        )
     stage = Path(app.doctreedir).parent / ".offline_mathjax"
     target = stage / OUT_DIR
     shutil.rmtree(stage / "_static" / "mathjax", ignore_errors=True)  # MathJax 3, earlier builds

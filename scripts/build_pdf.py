@@ -15,8 +15,9 @@ installation). Before printing, in the browser:
   MathJax 4 breaks every long display equation for the printed width;
 * every folded solution (the "Solution" dropdowns and ``hide-cell`` code) is **opened at its
   place**, under its exercise;
-* a table of contents (every chapter and its numbered sections, as links) is put after the
-  title page, and each chapter starts on a new page.
+* a table of contents (the parts of ``_toc.yml``, every chapter and its numbered sections, as
+  links) is put after the title page; each part gets a title (its caption in ``_toc.yml``) and
+  each chapter starts on a new page.
 
 The book's print CSS (``_ext/static/rnnbook.css``, ``@media print``) hides the navigation,
 wraps long code and output lines at the page edge and keeps figures, formulas and tables whole
@@ -66,6 +67,7 @@ if (document.readyState === 'complete') settle(); else window.addEventListener('
 # Open every fold, mark chapters, and put a table of contents after the title.
 PREPARE = r"""
 const done = arguments[arguments.length - 1];
+const parts = arguments[0];  // [first document, caption] for each part of _toc.yml
 const article = document.querySelector('.bd-article') || document.body;
 const chapters = [];
 // Solutions and hidden cells: opened where they are.
@@ -73,7 +75,8 @@ let opened = 0;
 for (const adm of article.querySelectorAll('.admonition.dropdown')) {
   const button = adm.querySelector(':scope > button.toggle-button')
     || adm.querySelector(':scope > .admonition-title');
-  if (adm.classList.contains('toggle-hidden') || (button && button.classList.contains('toggle-button-hidden'))) {
+  if (adm.classList.contains('toggle-hidden')
+      || (button && button.classList.contains('toggle-button-hidden'))) {
     button.click();
     opened += 1;
   }
@@ -92,7 +95,8 @@ for (const link of article.querySelectorAll('a[href]')) {
 // the table of contents (h2: "9. Long short-term memory"), in _toc.yml's order; the landing
 // page's own sections are h2 as well and come first.
 const chapterSections = [...article.querySelectorAll('section')].filter((s) =>
-  s.querySelector(':scope > h2') && !s.parentElement.closest('section > h2 ~ *, section:has(> h2) section'));
+  s.querySelector(':scope > h2')
+  && !s.parentElement.closest('section > h2 ~ *, section:has(> h2) section'));
 const heading = (h) => h.textContent.replace(/#\s*$/, '').trim();
 chapterSections.slice(1).forEach((s) => s.classList.add('rnnbook-chapter'));
 // Table of contents: chapters (h2) and their sections (h3), linked.
@@ -100,8 +104,27 @@ const toc = document.createElement('nav');
 toc.className = 'rnnbook-print-toc';
 toc.innerHTML = '<h2>Contents</h2>';
 const list = document.createElement('ul');
+// Parts: a title page before each part's first chapter (which starts the next page, like every
+// chapter), and its caption in the contents.
+const partOf = new Map();
+for (const [docname, caption] of parts) {
+  const anchor = document.getElementById('document-' + docname);
+  const section = anchor && anchor.nextElementSibling;
+  if (!section || section.tagName !== 'SECTION') continue;
+  const title = document.createElement('h1');
+  title.className = 'rnnbook-part';
+  title.textContent = caption;
+  anchor.parentElement.insertBefore(title, anchor);
+  partOf.set(section, caption);
+}
 for (const section of chapterSections) {
   const h = section.querySelector(':scope > h2');
+  if (partOf.has(section)) {
+    const part = document.createElement('li');
+    part.className = 'rnnbook-toc-part';
+    part.textContent = partOf.get(section);
+    list.appendChild(part);
+  }
   const item = document.createElement('li');
   item.innerHTML = `<a href="#${section.id}"><strong></strong></a>`;
   item.querySelector('strong').textContent = heading(h);
@@ -129,6 +152,11 @@ style.textContent = `
   .rnnbook-print-toc ul ul { padding-left: 1.5em; margin-bottom: .3em; font-size: 9pt; }
   .rnnbook-print-toc li { break-inside: avoid; }
   .rnnbook-print-toc a { color: inherit; text-decoration: none; }
+  .rnnbook-print-toc li.rnnbook-toc-part { font-size: 11pt; font-weight: bold; margin: .8em 0 .2em;
+    text-transform: uppercase; letter-spacing: .03em; break-after: avoid; }
+  /* display: the theme hides headings placed directly in a toctree wrapper */
+  h1.rnnbook-part { display: block !important; break-before: page; margin-top: 30vh;
+    text-align: center; font-size: 26pt; }
 `;
 document.head.appendChild(style);
 setTimeout(() => done({opened, chapters}), opened ? 800 : 0);
@@ -162,6 +190,20 @@ for (const el of document.querySelectorAll('pre, code, .highlight')) {
 }
 return n;
 """
+
+
+def toc_parts() -> list[list[str]]:
+    """[first document, caption] for each numbered part of ``_toc.yml`` (Part I ...), in order."""
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    parts = []
+    for part in toc.get("parts", []):
+        chapters = part.get("chapters") or []
+        first = chapters[0].get("file") if chapters else None
+        if part.get("numbered") and part.get("caption") and first:
+            parts.append([first, part["caption"]])
+    return parts
 
 
 def build_singlehtml() -> None:
@@ -235,7 +277,7 @@ def print_pdf(single: Path, out: Path) -> dict:
         ready = driver.execute_async_script(WAIT_FOR_PAGE)
         if ready is not True:
             raise RuntimeError(str(ready))
-        prepared = driver.execute_async_script(PREPARE)
+        prepared = driver.execute_async_script(PREPARE, toc_parts())
         # Folds opened: let MathJax typeset anything that was hidden, at the print width.
         driver.execute_async_script(
             "const done = arguments[arguments.length - 1];"

@@ -73,7 +73,8 @@ SKIP_DIRS = {"_static", "_sources", "_images", "_downloads", "_panels_static", "
 CHAPTER = re.compile(r"(^|/)(intro|\d\d_[^/]*)\.html$")
 PHONE, DESKTOP = (390, 844), (1280, 900)
 MIN_SCALE = 0.9  # CSS px per point: matplotlib's 10-pt text at >= 9 CSS px
-DEFAULT_DPI = 100.0  # matplotlib's figure.dpi (the inline backend of matplotlib-inline 0.2 keeps it)
+# matplotlib's figure.dpi, which the inline backend (matplotlib-inline 0.2) keeps
+DEFAULT_DPI = 100.0
 MAX_PHONE_WIDE_EQUATIONS = 0.05  # share of display equations wider than their box at 390 px
 FILE_PATH = re.compile(r"(^|/)[^\s/]+\.(png|svg|jpe?g|gif|webp)$|^\.\.?/|_images/", re.I)
 
@@ -405,7 +406,8 @@ return [...document.querySelectorAll(selector)].filter((a) => {
          .some((e) => e === a || a.contains(e) || e.contains(a));
 }).length;
 """
-TOC_LINKS = 'nav.bd-docs-nav a.reference, .bd-sidebar-primary nav a.reference, dialog[open] nav a.reference'
+TOC_LINKS = ('nav.bd-docs-nav a.reference, .bd-sidebar-primary nav a.reference, '
+             'dialog[open] nav a.reference')
 PAGE_TOC_LINKS = 'nav.page-toc a, .bd-toc-nav a, dialog[open] .page-toc a'
 
 

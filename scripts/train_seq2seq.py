@@ -13,15 +13,15 @@ script then trains both models from the other seeds in ``SEEDS``, decodes the te
 greedily with every model, after ``EARLY_EPOCHS`` epochs and converged, and stores the scores
 in ``seq2seq_seeds.json`` (``train_seeds``).
 
-    .venv/bin/python scripts/train_seq2seq.py                 # about 15 min of CPU time
+    .venv/bin/python scripts/train_seq2seq.py                 # about 20 min of CPU time
     .venv/bin/python scripts/train_seq2seq.py --seeds-only    # only seq2seq_seeds.json
     .venv/bin/python scripts/train_seq2seq.py --seeds-only --early-only   # about 2 min
 
 Measured on two cores: an epoch costs 4 to 4.6 s of CPU time, so seed 0's two runs (43 and
-21 epochs) about 5 minutes; each further seed about as much. The stored ``seq2seq_seeds.json``
-comes from ``--seeds-only --early-only`` (113 s of CPU time: 5 epochs of both models from
-seeds 1 and 2, 23 to 29 s each with the decoding); the converged runs of seeds 1 and 2 (about
-10 minutes of CPU time) did not fit the time the machine, shared by several jobs, had left.
+21 epochs) about 5 minutes. The stored ``seq2seq_seeds.json`` comes from ``--seeds-only``:
+seeds 1 and 2 trained to convergence took 831 s of CPU time, as seed 1's plain model and seed
+2's attention model ran to ``MAX_EPOCHS`` (``--early-only`` gives the same 5-epoch scores in
+about 2 minutes).
 
 Every model starts from ``keras.utils.set_random_seed(SEED)``; ``fit`` shuffles with
 TensorFlow's seeded generator, so a rerun on the same machine gives the same bits. The weights

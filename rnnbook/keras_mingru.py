@@ -14,7 +14,7 @@ LSTM and GRU do, with G = 2 blocks ``z, h`` (minGRU) or G = 3 blocks ``f, i, h``
   over the pairs ``(a_t, b_t)`` and the operator ``(a1, b1), (a2, b2) -> (a1 a2, a2 b1 + b2)``.
 
 :func:`book_weights` reads either kind of layer into the book's weights (``W_z``, ``b_z``, ...),
-ready for :func:`rnnbook.mingru_forward` or :func:`rnnbook.minlstm_forward`.
+ready for :func:`rnnbook.mingru.mingru_forward` or :func:`rnnbook.mingru.minlstm_forward`.
 
 This module imports Keras: import it after :func:`rnnbook.setup` (or with TensorFlow's log
 variables set), and only where Keras is wanted; ``import rnnbook`` does not import it.

@@ -102,7 +102,7 @@ def lru_forward(x, nu, theta, W_x, W_y, W_skip, h0=None, *, normalize: bool = Tr
         W_skip: (output, input) real skip matrix.
         h0: (batch, hidden) complex initial state, or None for zeros.
         normalize: multiply ``W_x x_t`` by ``gamma = sqrt(1 - |lambda|^2)``.
-        method: ``"parallel"`` or ``"sequential"`` (see :func:`rnnbook.linear_scan`).
+        method: ``"parallel"`` or ``"sequential"`` (see :func:`rnnbook.scan.linear_scan`).
         return_states: also return the complex states.
 
     Returns:

@@ -25,7 +25,6 @@ with ``rnnbook.load_stored``), or to ``--out`` when given, and a table is printe
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -150,11 +149,7 @@ def main(argv=None) -> None:
                      "python": platform.python_version()},
         "records": records,
     }
-    if args.out is not None:
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
-        print(f"wrote {args.out}")
-    else:
-        print(f"wrote {rnnbook.save_stored(STORED_NAME, result)}")
+    print(f"wrote {rnnbook.save_stored(STORED_NAME, result, out=args.out)}")
     print(f"total benchmark time {time.perf_counter() - start:.0f} s")
 
 

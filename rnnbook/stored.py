@@ -213,7 +213,12 @@ def encode_stored(name: str, data: Any) -> bytes:
     return buffer.getvalue()
 
 
-def save_stored(name: str, data: Any) -> Path:
+#: The help text of the book's scripts' ``--out`` option, which :func:`save_stored` serves.
+OUT_HELP = ("write here instead of rnnbook/stored_files (the chapters read only that folder; "
+            "SHA256SUMS is then not updated)")
+
+
+def save_stored(name: str, data: Any, out: Path | str | None = None) -> Path:
     """Write a stored file and its checksum line in ``SHA256SUMS`` (for the book's scripts).
 
     The training scripts and the benchmark call this; a chapter then reads the result with
@@ -223,10 +228,17 @@ def save_stored(name: str, data: Any) -> Path:
         name: the file's name, ending in ``.npz`` (``data`` a dict of arrays) or ``.json``
             (``data`` any JSON value).
         data: what to store (see :func:`encode_stored`).
+        out: None (the default) to store the file in the package; or a path to write the
+            same bytes to instead, leaving the package and ``SHA256SUMS`` alone (the scripts'
+            ``--out`` option: a trial run that the chapters do not read).
 
     Returns:
-        The path written, ``rnnbook/stored_files/<name>``.
+        The path written, ``rnnbook/stored_files/<name>`` or ``out``.
     """
+    if out is not None:
+        out = Path(out)
+        out.write_bytes(encode_stored(name, data))
+        return out
     return _save_stored(name, data, STORED_FILES)
 
 

@@ -46,6 +46,9 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from check_built_book import WAIT_FOR_PAGE  # noqa: E402  (one wait for page + MathJax, shared)
+
 ROOT = Path(__file__).resolve().parent.parent
 SINGLE = ROOT / "_build" / "singlehtml"
 OUT = ROOT / "_build" / "pdf" / "rnnbook.pdf"
@@ -54,15 +57,6 @@ MARGIN_CM = {"top": 1.5, "bottom": 1.6, "left": 1.4, "right": 1.4}
 COLUMN_PX = round((PAPER_CM[0] - MARGIN_CM["left"] - MARGIN_CM["right"]) / 2.54 * 96)
 RAW_TEX = re.compile(r"\\frac|\\begin\{|\$\$")
 
-WAIT_FOR_PAGE = """
-const done = arguments[arguments.length - 1];
-const settle = () => {
-  const mj = window.MathJax;
-  const ready = (mj && mj.startup && mj.startup.promise) ? mj.startup.promise : Promise.resolve();
-  ready.then(() => done(true), (e) => done('MathJax failed: ' + e));
-};
-if (document.readyState === 'complete') settle(); else window.addEventListener('load', settle);
-"""
 
 # Open every fold, mark chapters, and put a table of contents after the title.
 PREPARE = r"""

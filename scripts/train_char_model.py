@@ -187,20 +187,17 @@ def store(model, history: dict, snapshots: dict, data: dict, out: Path | None,
         tag = "start" if epoch == 1 else f"epoch{epoch}"
         for i, w in enumerate(weights):
             stored[f"{tag}__{i}"] = w
-    if out is None:                                   # the file the chapter reads
-        out = rnnbook.save_stored(WEIGHTS, stored)    # and its line in SHA256SUMS
-    else:
-        out.write_bytes(rnnbook.stored.encode_stored(WEIGHTS, stored))
+    out = rnnbook.save_stored(WEIGHTS, stored, out=out)   # + SHA256SUMS unless out is given
     print(f"{len(history['loss'])} epochs, best {best}, val loss "
           f"{min(history['val_loss']):.4f}, {time.perf_counter() - began:.0f} s")
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB)")
 
 
 def main() -> None:
+    from rnnbook.stored import OUT_HELP
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=None,
-                        help="write here instead of rnnbook/stored_files (the chapter "
-                             "reads only that folder; SHA256SUMS is then not updated)")
+    parser.add_argument("--out", type=Path, default=None, help=OUT_HELP)
     parser.add_argument("--seeds-only", action="store_true",
                         help=f"only write {SEEDS_FILE}: seed {SEED}'s model from the stored "
                              f"{WEIGHTS}, the other seeds trained")
@@ -238,11 +235,8 @@ def main() -> None:
                       "the mini-batches), scored on the test names. name_nll_*: -log P of "
                       "each test name with its end marker, in the order of test_words.",
              "keras_version": keras.__version__, "seeds": runs}
-    if args.out is None:
-        out = rnnbook.save_stored(SEEDS_FILE, seeds)
-    else:
-        out = args.out.with_name(SEEDS_FILE)
-        out.write_bytes(rnnbook.stored.encode_stored(SEEDS_FILE, seeds))
+    out = rnnbook.save_stored(SEEDS_FILE, seeds,
+                              out=None if args.out is None else args.out.with_name(SEEDS_FILE))
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB)")
 
 

@@ -124,10 +124,10 @@ def train(kind: str, horizon: int, epochs: int = MAX_EPOCHS, data: dict | None =
 
 
 def main() -> None:
+    from rnnbook.stored import OUT_HELP
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=None,
-                        help="write here instead of rnnbook/stored_files (the chapter "
-                             "reads only that folder; SHA256SUMS is then not updated)")
+    parser.add_argument("--out", type=Path, default=None, help=OUT_HELP)
     args = parser.parse_args()
 
     import rnnbook
@@ -158,11 +158,7 @@ def main() -> None:
                 print(f"{name:20s} {len(history['loss']):3d} epochs, best {best:3d}, val "
                       f"loss {min(history['val_loss']):.4f}, "
                       f"{time.perf_counter() - began:.0f} s", flush=True)
-    if args.out is None:                              # the file the chapter reads
-        out = rnnbook.save_stored(WEIGHTS, stored)    # and its line in SHA256SUMS
-    else:
-        out = args.out
-        out.write_bytes(rnnbook.stored.encode_stored(WEIGHTS, stored))
+    out = rnnbook.save_stored(WEIGHTS, stored, out=args.out)   # + SHA256SUMS unless --out
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB)")
 
 

@@ -34,7 +34,6 @@ load the machine had; read them as rough).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -209,11 +208,7 @@ def main() -> None:
                       f"best epoch {run['best_epoch']} ({time.perf_counter() - began:.0f} s)",
                       flush=True)
     results["wall_s"] = time.perf_counter() - began
-    if args.out is None:
-        out = rnnbook.save_stored(RESULTS, results)
-    else:
-        out = args.out
-        out.write_text(json.dumps(results, indent=1) + "\n")
+    out = rnnbook.save_stored(RESULTS, results, out=args.out)   # + SHA256SUMS unless --out
     print(f"wrote {out} in {results['wall_s']:.0f} s")
 
 

@@ -228,10 +228,10 @@ def train_seeds(data: dict, seed_weights: dict, converged: bool = True) -> dict:
 
 
 def main() -> None:
+    from rnnbook.stored import OUT_HELP
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=None,
-                        help="write here instead of rnnbook/stored_files (the chapter "
-                             "reads only that folder; SHA256SUMS is then not updated)")
+    parser.add_argument("--out", type=Path, default=None, help=OUT_HELP)
     parser.add_argument("--seeds-only", action="store_true",
                         help=f"only write {SEEDS_FILE}: take seed {SEED}'s weights from the "
                              f"stored {WEIGHTS} and train the other seeds")
@@ -269,11 +269,7 @@ def main() -> None:
               f"{min(history['val_loss']):.4f}, val accuracy "
               f"{history['val_accuracy'][best - 1]:.4f}, {time.perf_counter() - began:.0f} s",
               flush=True)
-    if args.out is None:                              # the file the chapter reads
-        out = rnnbook.save_stored(WEIGHTS, stored)    # and its line in SHA256SUMS
-    else:
-        out = args.out
-        out.write_bytes(rnnbook.stored.encode_stored(WEIGHTS, stored))
+    out = rnnbook.save_stored(WEIGHTS, stored, out=args.out)   # + SHA256SUMS unless --out
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB)")
     _write(args.out, SEEDS_FILE, train_seeds(data, _stages(stored), not args.early_only))
 
@@ -289,11 +285,7 @@ def _write(out: Path | None, name: str, data) -> None:
     """Store ``data`` as ``name`` with rnnbook.save_stored, or beside ``out`` if given."""
     import rnnbook
 
-    if out is None:
-        path = rnnbook.save_stored(name, data)
-    else:
-        path = out.with_name(name)
-        path.write_bytes(rnnbook.stored.encode_stored(name, data))
+    path = rnnbook.save_stored(name, data, out=None if out is None else out.with_name(name))
     print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KB)")
 
 

@@ -194,6 +194,18 @@ def test_saving_into_the_package_writes_the_package_folder(monkeypatch, tmp_path
     assert path == tmp_path / "a.json" and rnnbook.load_stored("a.json") == {"x": 1}
 
 
+def test_saving_to_out_writes_the_same_bytes_and_leaves_the_package_alone(monkeypatch,
+                                                                          tmp_path):
+    package = tmp_path / "package"
+    package.mkdir()
+    monkeypatch.setattr(stored, "STORED_FILES", package)
+    data = {"w": np.arange(6, dtype=np.float32).reshape(2, 3)}
+    path = rnnbook.save_stored("w.npz", data, out=tmp_path / "trial.npz")
+    assert path == tmp_path / "trial.npz"
+    assert path.read_bytes() == stored.encode_stored("w.npz", data)
+    assert list(package.iterdir()) == []                 # no file, no SHA256SUMS line
+
+
 # --- the shipped data sets of rnnbook.data ------------------------------------------------
 
 def test_an_altered_japanese_vowels_file_is_refused(monkeypatch, tmp_path):

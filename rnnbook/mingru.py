@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_array, check_dim, check_rank, check_shape_matches, result_dtype
+from ._recurrence import sigmoid_
 from .scan import METHODS, _KERNELS, _scan_backward
 
 __all__ = ["mingru_forward", "mingru_backward", "minlstm_forward", "minlstm_backward",
@@ -90,25 +91,20 @@ def _check_dH(dH, shape: tuple):
 # ----------------------------------------------------------------------------------------------
 # Unchecked kernels
 # ----------------------------------------------------------------------------------------------
-def _sigmoid(a: np.ndarray) -> np.ndarray:
-    """Logistic sigmoid as ``0.5 * tanh(a / 2) + 0.5`` (no overflow for any ``a``)."""
-    return 0.5 * np.tanh(0.5 * a) + 0.5
-
-
 def _project(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``W x_t + b`` for every step and sequence: (batch, time, hidden)."""
     return x @ W.T + b
 
 
 def _mingru_coefficients(x, p):
-    z = _sigmoid(_project(x, p["W_z"], p["b_z"]))
+    z = sigmoid_(_project(x, p["W_z"], p["b_z"]))
     candidate = _project(x, p["W_h"], p["b_h"])
     return z, candidate
 
 
 def _minlstm_coefficients(x, p):
-    f = _sigmoid(_project(x, p["W_f"], p["b_f"]))
-    i = _sigmoid(_project(x, p["W_i"], p["b_i"]))
+    f = sigmoid_(_project(x, p["W_f"], p["b_f"]))
+    i = sigmoid_(_project(x, p["W_i"], p["b_i"]))
     total = f + i
     candidate = _project(x, p["W_h"], p["b_h"])
     return f, i, total, candidate

@@ -35,19 +35,16 @@ from __future__ import annotations
 
 import argparse
 import base64
-import functools
-import http.server
-import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from check_built_book import WAIT_FOR_PAGE  # noqa: E402  (one wait for page + MathJax, shared)
+# the page-ready wait, the loopback server and the offline browser of the browser test
+from check_built_book import WAIT_FOR_PAGE, serve, start_browser  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SINGLE = ROOT / "_build" / "singlehtml"
@@ -207,40 +204,11 @@ def build_singlehtml() -> None:
     subprocess.run(cmd, check=True)
 
 
-def serve(root: Path):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
-
-
-def start_browser():
-    os.environ.setdefault("SE_OFFLINE", "true")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not (chromium and driver_path):
-        sys.exit("build_pdf: needs Debian's chromium and chromium-driver "
-                 "(as root: apt-get install -y chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                 "--no-proxy-server", "--disable-background-networking", "--no-first-run",
-                 "--disable-extensions", f"--window-size={COLUMN_PX},1100"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    # Typesetting ~3000 formulas and printing ~200 pages take minutes on a loaded machine.
+def start_pdf_browser():
+    """The browser test's Chromium, one printed column wide, with minutes to spare: typesetting
+    ~3000 formulas and printing ~550 pages take minutes on a loaded machine."""
+    driver = start_browser(window=(COLUMN_PX, 1100), timeout=600, program="build_pdf")
     driver.command_executor._client_config.timeout = 900
-    driver.set_script_timeout(600)
-    driver.set_page_load_timeout(600)
     return driver
 
 
@@ -263,7 +231,7 @@ def root_page(single: Path) -> str:
 def print_pdf(single: Path, out: Path) -> dict:
     page = root_page(single)
     server, base = serve(single)
-    driver = start_browser()
+    driver = start_pdf_browser()
     try:
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
             "width": COLUMN_PX, "height": 1100, "deviceScaleFactor": 1, "mobile": False})

@@ -423,7 +423,10 @@ def serve(root: Path):
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
-def start_browser():
+def start_browser(window: tuple[int, int] = DESKTOP, timeout: int = 30,
+                  program: str = "check_built_book"):
+    """Headless Chromium, offline but for loopback, at ``window`` (CSS px), with ``timeout``
+    seconds for page loads and scripts. ``scripts/build_pdf.py`` uses it too."""
     os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager download drivers
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -432,7 +435,7 @@ def start_browser():
     driver_path = shutil.which("chromedriver")
     if not (chromium and driver_path):
         sys.exit(
-            "check_built_book: needs Debian's chromium and chromium-driver on the PATH "
+            f"{program}: needs Debian's chromium and chromium-driver on the PATH "
             "(as root: apt-get update && apt-get install -y chromium chromium-driver)"
         )
     options = webdriver.ChromeOptions()
@@ -450,13 +453,13 @@ def start_browser():
         "--disable-sync",
         "--no-first-run",
         "--disable-extensions",
-        f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
+        f"--window-size={window[0]},{window[1]}",
     ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    driver.set_script_timeout(30)
-    driver.set_page_load_timeout(30)
+    driver.set_script_timeout(timeout)
+    driver.set_page_load_timeout(timeout)
     return driver
 
 

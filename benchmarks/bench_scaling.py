@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""How the time of a recurrent layer grows with sequence length and hidden size (chapter 18).
+"""How the time of a recurrent layer grows with sequence length and hidden size (chapter 20).
 
     .venv/bin/python benchmarks/bench_scaling.py            # both backends, about 7 minutes
     .venv/bin/python benchmarks/bench_scaling.py --quick    # a smoke run, about 1 minute
@@ -27,7 +27,7 @@ gradients. Times are the median over ``--repeat`` repetitions of the mean per-ca
 sized to take ``--min-time`` seconds; Keras runs as a reader gets it (oneDNN on).
 
 The results go to ``rnnbook/stored_files/scaling.json`` through ``rnnbook.save_stored`` (which
-also records the file's checksum; chapter 18 reads it with ``rnnbook.load_stored``), or to
+also records the file's checksum; chapter 20 reads it with ``rnnbook.load_stored``), or to
 ``--out`` when given, and a table is printed. Run it on a quiet machine.
 """
 
@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     scratch.rmdir()
     import rnnbook.stored
 
-    if args.out is None:                              # the file chapter 18 reads
+    if args.out is None:                              # the file chapter 20 reads
         out = rnnbook.stored.save_stored(STORED_NAME, data)
     else:
         out = args.out

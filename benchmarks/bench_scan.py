@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Time of the linear recurrence h_t = a_t * h_{t-1} + b_t against T on the CPU (chapter 19).
+"""Time of the linear recurrence h_t = a_t * h_{t-1} + b_t against T on the CPU (chapter 21).
 
     .venv/bin/python benchmarks/bench_scan.py            # the full sweep, 3-11 minutes
     .venv/bin/python benchmarks/bench_scan.py --quick    # a smoke run (the test suite's)
@@ -18,7 +18,7 @@ Before timing a length the script asserts that the four agree. Times are the med
 seconds (``bench_rnn.measure``). JAX runs on its CPU backend with the devices XLA sees by
 default; the machine's core count and load average (before and after) are stored with the
 results, because a loaded machine slows every contender. The results go to
-``rnnbook/stored_files/scan_timing.json`` through ``rnnbook.save_stored`` (chapter 19 reads it
+``rnnbook/stored_files/scan_timing.json`` through ``rnnbook.save_stored`` (chapter 21 reads it
 with ``rnnbook.load_stored``), or to ``--out`` when given, and a table is printed.
 """
 

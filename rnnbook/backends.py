@@ -3,7 +3,7 @@
 Keras reads ``KERAS_BACKEND`` once, at its first import, so a notebook whose kernel runs Keras on
 TensorFlow cannot switch to JAX. :func:`run_on_backend` starts a second interpreter with the
 backend (and any other environment variables) set, hands it NumPy arrays through a temporary
-``.npz`` file and returns the arrays its code stored. Chapters 17 and 18 and the test suite use it.
+``.npz`` file and returns the arrays its code stored. Chapters 19 and 20 and the test suite use it.
 """
 
 from __future__ import annotations

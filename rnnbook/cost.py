@@ -1,4 +1,4 @@
-"""How much arithmetic a recurrent layer does: the matrix-product count of chapter 18.
+"""How much arithmetic a recurrent layer does: the matrix-product count of chapter 20.
 
 A recurrent layer with ``G`` gate blocks (``G = 1`` for SimpleRNN, 4 for LSTM, 3 for GRU)
 multiplies, at every step, the input ``x_t`` (D,) by ``W_x`` (GH, D) and the previous state

@@ -1,4 +1,4 @@
-"""Causal linear attention, in its parallel form and as a recurrent network (chapter 21).
+"""Causal linear attention, in its parallel form and as a recurrent network (chapter 23).
 
 Katharopoulos et al. (2020) replace the softmax of attention by a kernel
 ``phi(q)^T phi(k)`` with the positive feature map ``phi(z) = elu(z) + 1``. For queries and keys

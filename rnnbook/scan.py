@@ -1,4 +1,4 @@
-"""The diagonal linear recurrence and its parallel scan (chapter 19, ch-linear-recurrences).
+"""The diagonal linear recurrence and its parallel scan (chapter 21, ch-linear-recurrences).
 
 With ``*`` the elementwise product, every array of shape (batch, time, hidden)::
 
@@ -180,7 +180,7 @@ def linear_scan(a, b, h0=None, method: str = "parallel") -> np.ndarray:
 
     Returns:
         h: (batch, time, hidden) in the dtype of the inputs (float32, float64, complex64 or
-        complex128; complex is for chapter 21's LRU). float64 and complex128 inputs are run in
+        complex128; complex is for chapter 23's LRU). float64 and complex128 inputs are run in
         extended precision and rounded once, so that both methods agree entry by entry to about
         1e-16 relative even where a state nearly cancels.
 

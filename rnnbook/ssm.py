@@ -1,4 +1,4 @@
-"""Diagonal state-space layers as linear recurrences: the LRU and a selective scan (chapter 21).
+"""Diagonal state-space layers as linear recurrences: the LRU and a selective scan (chapter 23).
 
 Both run the diagonal linear recurrence of :mod:`rnnbook.scan`, ``h_t = a_t * h_{t-1} + b_t``,
 with the decay ``a_t`` made in two different ways.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train minGRU and minLSTM against the GRU on two of the book's tasks; store the results.
 
-Chapter 20 (book/recurrence/20_mingru_minlstm.ipynb) compares the minimal cells of Feng et al.
+Chapter 22 (book/recurrence/22_mingru_minlstm.ipynb) compares the minimal cells of Feng et al.
 (2024) with Keras's GRU at equal parameter budgets (whole models, output layers included):
 
 * **The adding problem** of chapter 11 (``rnnbook.adding_problem``) at T = 5, 20, 50 and 100:

@@ -1,4 +1,4 @@
-"""The Keras parity tests again, with Keras on its JAX backend (chapter 17, ch-backends).
+"""The Keras parity tests again, with Keras on its JAX backend (chapter 19, ch-backends).
 
 Keras picks its backend once, when it is first imported, and this process's Keras is already on
 TensorFlow (tests/conftest.py imports it). So the selection below runs in ONE child pytest
@@ -19,7 +19,7 @@ What it leaves out, and why:
   the loss goes through clipped probabilities (see ch-bptt), so those tests do not apply.
 * ``masked`` forward tests with an initial state: with Keras 3.15 on JAX, the outputs of the
   leading masked steps are the initial state, on TensorFlow zeros (what rnnbook returns). States
-  and all other outputs agree; chapter 17 shows the difference.
+  and all other outputs agree; chapter 19 shows the difference.
 * The ``go_backwards=True`` half of the plain forward tests, to keep the child process short
   (both directions stay covered by the initial-/final-state tests).
 """

@@ -1,4 +1,4 @@
-"""The stored output of benchmarks/bench_scaling.py, which chapter 18 (ch-speed) plots.
+"""The stored output of benchmarks/bench_scaling.py, which chapter 20 (ch-speed) plots.
 
 The chapter reads ``rnnbook/stored_files/scaling.json`` (``rnnbook.load_stored``), so the
 chapter's numbers and the benchmark's are the same by construction. These tests check that the

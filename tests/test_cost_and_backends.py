@@ -1,4 +1,4 @@
-"""rnnbook.cost (the matrix-product count of chapter 18) and rnnbook.backends (run_on_backend)."""
+"""rnnbook.cost (the matrix-product count of chapter 20) and rnnbook.backends (run_on_backend)."""
 
 import os
 import signal

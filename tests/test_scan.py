@@ -82,7 +82,7 @@ def test_float32_in_float32_out(method, rng):
 
 
 def test_complex_states_for_the_lru(rng):
-    """Chapter 21's LRU runs a complex diagonal recurrence through the same scan."""
+    """Chapter 23's LRU runs a complex diagonal recurrence through the same scan."""
     shape = (2, 40, 3)
     a = 0.95 * np.exp(1j * rng.uniform(0, np.pi, size=shape))
     b = rng.normal(size=shape) + 1j * rng.normal(size=shape)
@@ -266,7 +266,7 @@ def load_bench():
 
 
 def test_stored_scan_timing_is_a_full_run_of_the_current_script():
-    """Chapter 19 plots rnnbook/stored_files/scan_timing.json; it must be a complete full run."""
+    """Chapter 21 plots rnnbook/stored_files/scan_timing.json; it must be a complete full run."""
     bench = load_bench()
     stored = rnnbook.load_stored("scan_timing.json")
     settings = {k: list(v) if isinstance(v, tuple) else v for k, v in bench.FULL.items()}

@@ -23,7 +23,7 @@ from rnnbook.stored import (CHECKSUMS, STORED_FILES, _load_stored, _read_checksu
 ROOT = Path(__file__).resolve().parents[1]
 #: The files the chapters read (and the chapters that read them).
 CHAPTER_FILES = {"forecasting_weights.npz": "13", "char_model_weights.npz": "15",
-                 "seq2seq_weights.npz": "16", "scaling.json": "18"}
+                 "seq2seq_weights.npz": "16", "scaling.json": "20"}
 
 
 # --- the shipped files ---------------------------------------------------------------------

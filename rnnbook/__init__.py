@@ -22,6 +22,7 @@ from .data import adding_problem, chronological_split, random_binary_task, seatt
 from .conv1d import conv1d_backward, conv1d_forward, receptive_field
 from .cost import matmul_flops
 from .dense import dense_backward, dense_forward
+from .dropout import dropout_masks, keras_dropout_masks, set_keras_dropout_masks
 from .forecast import (fit_linear_ar, forecast_windows, linear_ar_forecast, mae, mase,
                        newey_west_se, persistence_forecast, recursive_forecast,
                        seasonal_naive_forecast)
@@ -43,6 +44,7 @@ from .scan import linear_scan, linear_scan_backward
 from .sampling import (apply_temperature, char_initial_state, char_model_from_keras,
                        char_step, generate, sample_categorical)
 from .stored import load_stored, save_stored, stored_path
+from .stateful import batch_rows, lstm_tbptt_backward, lstm_tbptt_forward, stateful_batches
 from .stability import (hidden_jacobians, jacobian_norm_bound, jacobian_product_norms,
                         jacobian_products, orthogonal, scale_to_spectral_radius, spectral_radius)
 
@@ -76,4 +78,6 @@ __all__ = [
     "load_stored", "save_stored", "stored_path",
     "conv1d_forward", "conv1d_backward", "receptive_field",
     "beam_search", "BeamResult",
+    "stateful_batches", "batch_rows", "lstm_tbptt_forward", "lstm_tbptt_backward",
+    "dropout_masks", "keras_dropout_masks", "set_keras_dropout_masks",
 ]

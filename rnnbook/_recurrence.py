@@ -119,6 +119,28 @@ def check_upstream(name: str, d, shape: tuple):
     return d
 
 
+def check_dropout(name: str, mask, gates: int, batch: int, size: int, what: str):
+    """Validate a dropout mask: (batch, size), one mask shared by all gate blocks, or (gates,
+    batch, size), one per gate block. Returns it as (count, batch, size), count 1 or ``gates``;
+    None stays None. ``what`` names the size ("input" or "hidden")."""
+    if mask is None:
+        return None
+    m = as_array(name, mask)
+    if m.shape == (batch, size):
+        return m[None]
+    if m.shape == (gates, batch, size):
+        return m
+    raise ValueError(f"{name} must have shape (batch, {what}) = ({batch}, {size}) or (gates, "
+                     f"batch, {what}) = ({gates}, {batch}, {size}); got {m.shape}")
+
+
+def check_dropouts(input_dropout, recurrent_dropout, gates: int, x_shape: tuple, hidden: int):
+    """:func:`check_dropout` for the input and the recurrent masks of ``x`` (batch, time, input)."""
+    batch, _, inputs = x_shape
+    return (check_dropout("input_dropout", input_dropout, gates, batch, inputs, "input"),
+            check_dropout("recurrent_dropout", recurrent_dropout, gates, batch, hidden, "hidden"))
+
+
 # ----------------------------------------------------------------------------------------------
 # Small kernels
 # ----------------------------------------------------------------------------------------------
@@ -131,18 +153,45 @@ def sigmoid_(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def with_ones(x_tm: np.ndarray, dtype) -> np.ndarray:
+def with_ones(x_tm: np.ndarray, dtype, input_dropout=None) -> np.ndarray:
     """``[x_t, 1]`` for every step: shape (time, batch, input + 1), C-contiguous.
 
     The column of ones lets one matrix product add the bias, ``[x_t, 1] @ [[W_x.T], [b]] =
     x_t @ W_x.T + b`` (and, backwards, sum the gate gradients into ``db``). It also keeps the
     inner dimension above 1: NumPy does an (n, 1) @ (1, m) product without BLAS, slowly.
+
+    With dropout masks ``input_dropout`` (k, batch, input) the row is ``[x_t * m_1, ...,
+    x_t * m_k, 1]``, shape (time, batch, k * input + 1): multiplied with the block-structured
+    weights of :func:`dropout_weights`, gate block j sees the inputs through its own mask.
     """
     time, batch, inputs = x_tm.shape
-    x1 = np.empty((time, batch, inputs + 1), dtype=dtype)
-    x1[..., :inputs] = x_tm
-    x1[..., inputs] = 1.0
+    if input_dropout is None:
+        x1 = np.empty((time, batch, inputs + 1), dtype=dtype)
+        x1[..., :inputs] = x_tm
+    else:
+        x1 = np.empty((time, batch, len(input_dropout) * inputs + 1), dtype=dtype)
+        for j, m in enumerate(input_dropout):
+            np.multiply(x_tm, m, out=x1[..., j * inputs:(j + 1) * inputs])
+    x1[..., -1] = 1.0
     return x1
+
+
+def dropout_weights(W_x: np.ndarray, input_dropout) -> np.ndarray:
+    """The input weights that go with :func:`with_ones`'s masked copies of ``x_t``.
+
+    ``W_x`` itself (rows, input) without masks or with one shared mask; for one mask per gate
+    block, the block-structured (rows, k * input) matrix whose gate block j of rows reads only
+    the j-th copy ``x_t * m_j``, so that one product gives every block's ``(x_t * m_j) @ W_x^j.T``.
+    """
+    if input_dropout is None or len(input_dropout) == 1:
+        return W_x
+    k = len(input_dropout)
+    rows, inputs = W_x.shape
+    n = rows // k
+    W = np.zeros((rows, k * inputs), dtype=W_x.dtype)
+    for j in range(k):
+        W[j * n:(j + 1) * n, j * inputs:(j + 1) * inputs] = W_x[j * n:(j + 1) * n]
+    return W
 
 
 def projection_matrix(W_x: np.ndarray, b: np.ndarray, dtype) -> np.ndarray:
@@ -170,13 +219,69 @@ def time_major(x: np.ndarray, mask, go_backwards: bool):
     return x_tm, m_tm
 
 
-def begin(x: np.ndarray, mask, go_backwards: bool, dtype, *arrays):
+def begin(x: np.ndarray, mask, go_backwards: bool, dtype, *arrays, input_dropout=None):
     """What every forward pass starts from: ``[x_t, 1]`` and the mask in processing order,
     time-major (:func:`time_major`, :func:`with_ones`), and ``arrays`` cast to ``dtype`` (None
-    stays None). Returns ``(x1, m_tm, cast_arrays)``."""
+    stays None). Returns ``(x1, m_tm, cast_arrays)``. With ``input_dropout`` (k, batch, input),
+    ``x1`` holds the k masked copies of the inputs (:func:`with_ones`)."""
     x_tm, m_tm = time_major(x, mask, go_backwards)
     cast = [None if a is None else a.astype(dtype, copy=False) for a in arrays]
-    return with_ones(x_tm, dtype), m_tm, cast
+    if input_dropout is not None:
+        input_dropout = input_dropout.astype(dtype, copy=False)
+    return with_ones(x_tm, dtype, input_dropout), m_tm, cast
+
+
+class RecurrentDropout:
+    """Dropout masks on ``h_{t-1}`` where it enters the recurrent product (Keras's
+    ``recurrent_dropout``): ``masks`` (k, batch, hidden), one shared mask (k = 1) or one per gate
+    block (k = gates). Gate block g of the product reads ``(h_{t-1} * m_g) @ W_h^g.T``.
+
+    The cells call these three methods in place of their plain products, so each cell's math
+    is written once; without masks they do not use this class at all.
+    """
+
+    def __init__(self, masks: np.ndarray, hidden: int):
+        self.masks, self.hidden = masks, hidden
+
+    def mask(self, gate: int) -> np.ndarray:
+        """The mask of gate block ``gate``, (batch, hidden)."""
+        return self.masks[0 if len(self.masks) == 1 else gate]
+
+    def _groups(self, first: int, width: int):
+        """(mask, column slice) for the gate blocks ``first, first + 1, ...`` that a product
+        ``width`` columns wide covers: one group when the mask is shared."""
+        n = self.hidden
+        if len(self.masks) == 1:
+            return [(self.masks[0], slice(0, width))]
+        return [(self.masks[first + j], slice(j * n, (j + 1) * n)) for j in range(width // n)]
+
+    def product(self, h_prev, W_hT, out, first: int = 0) -> None:
+        """``out = (h_{t-1} * m_g) @ W_hT`` block of columns by block; ``W_hT`` (hidden,
+        width) holds gate blocks ``first, first + 1, ...``."""
+        for m, cols in self._groups(first, W_hT.shape[1]):
+            np.matmul(h_prev * m, W_hT[:, cols], out=out[:, cols])
+
+    def back(self, dq, W_h, first: int = 0) -> np.ndarray:
+        """dL/dh_{t-1} through the product: ``sum_g (dq_g @ W_h^g) * m_g``, (batch, hidden)."""
+        total = None
+        for m, cols in self._groups(first, dq.shape[1]):
+            d = dq[:, cols] @ W_h[cols]
+            d *= m
+            total = d if total is None else np.add(total, d, out=total)
+        return total
+
+    def accumulate(self, dW_h, dq, prev, first: int = 0) -> None:
+        """``dW_h^g += sum_t dq_g.T @ (h_{t-1} * m_g)`` for a block of steps: ``dq`` (steps,
+        batch, width), ``prev`` (steps, batch, hidden) the states before them."""
+        steps, batch, _ = dq.shape
+        for m, cols in self._groups(first, dq.shape[2]):
+            dropped = (prev * m).reshape(steps * batch, self.hidden)
+            dW_h[cols] += dq[..., cols].reshape(steps * batch, -1).T @ dropped
+
+
+def recurrent_dropout(masks, hidden: int, dtype):
+    """A :class:`RecurrentDropout` for checked ``masks`` (k, batch, hidden), or None."""
+    return None if masks is None else RecurrentDropout(masks.astype(dtype, copy=False), hidden)
 
 
 def seen(m_tm: np.ndarray) -> np.ndarray:
@@ -291,12 +396,16 @@ def previous(states_tm: np.ndarray, initial: np.ndarray, start: int, stop: int) 
 
 
 def finish_backward(dWb: np.ndarray, dx_tm: np.ndarray, go_backwards: bool,
-                    check: dict) -> tuple:
+                    check: dict, input_dropout=None) -> tuple:
     """Split ``[dW_x, db_x]``, put ``dx`` back in the original time order, check finiteness.
 
     ``check`` maps argument names to arrays that are scanned for NaN/inf (to name the culprit)
-    only when the gradients turn out not to be finite.
+    only when the gradients turn out not to be finite. With ``input_dropout`` (k, batch, input),
+    ``dWb`` and ``dx_tm`` are those of the masked copies (:func:`with_ones`): the diagonal blocks
+    of ``dWb`` are ``dW_x``, and ``dx = sum_j dx_j * m_j``.
     """
+    if input_dropout is not None:
+        dWb, dx_tm = _through_input_dropout(dWb, dx_tm, input_dropout)
     inputs = dx_tm.shape[2]
     dW_x = np.ascontiguousarray(dWb[:, :inputs])
     db = np.ascontiguousarray(dWb[:, inputs])
@@ -308,3 +417,21 @@ def finish_backward(dWb: np.ndarray, dx_tm: np.ndarray, go_backwards: bool,
         for arg, value in check.items():
             as_array(arg, value)
     return dW_x, db, dx
+
+
+def _through_input_dropout(dWb: np.ndarray, dx_tm: np.ndarray, masks: np.ndarray) -> tuple:
+    """The gradients on ``W_x``, ``b`` and ``x`` from those on the masked copies of ``x``."""
+    k, _, inputs = masks.shape
+    masks = masks.astype(dx_tm.dtype, copy=False)
+    dx = dx_tm[..., :inputs] * masks[0]
+    for j in range(1, k):
+        dx += dx_tm[..., j * inputs:(j + 1) * inputs] * masks[j]
+    if k == 1:
+        return dWb, dx
+    rows = dWb.shape[0]
+    n = rows // k
+    diagonal = np.empty((rows, inputs + 1), dtype=dWb.dtype)
+    for j in range(k):
+        diagonal[j * n:(j + 1) * n, :inputs] = dWb[j * n:(j + 1) * n, j * inputs:(j + 1) * inputs]
+    diagonal[:, inputs] = dWb[:, -1]
+    return diagonal, dx

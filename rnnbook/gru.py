@@ -43,9 +43,12 @@ class _GRUCell:
     ``H`` the states, and for ``reset_after=True`` ``MH`` = ``h_{t-1} @ W_h^h.T + b_h^h``.
     """
 
-    def __init__(self, time, batch, W_h, b_h, h0, reset_after, dtype, keep):
+    def __init__(self, time, batch, W_h, b_h, h0, reset_after, dtype, keep, drop=None):
         rows, n = W_h.shape
         self.hidden, self.W_h = n, W_h
+        # rec.RecurrentDropout or None: the recurrent products read h_{t-1} * m_g; the carried
+        # h_{t-1} in z h_{t-1} + (1 - z) h~ is never dropped.
+        self.drop = drop
         # keep: the gates of every step are kept for the backward pass; otherwise each step's
         # projections and gates are worked on in small reused buffers (see rec.run_forward).
         self.projections = rec.Projections(time, batch, rows, dtype, keep)
@@ -79,13 +82,19 @@ class _GRUCell:
         zr, hc, h = self.ZR[slot], self.HC[slot], self.H[t]
         if self.reset_after:
             mh = self.scratch
-            np.matmul(h_prev, self.W_hT, out=mh)
+            if self.drop is None:
+                np.matmul(h_prev, self.W_hT, out=mh)
+            else:
+                self.drop.product(h_prev, self.W_hT, mh)
             mh += self.b_h                                           # m_h = h W_h^T + b_h
             np.add(p[:, :2 * n], mh[:, :2 * n], out=zr)
             np.tanh(zr, out=zr)
             self.MH[slot] = mh[:, 2 * n:]                            # m_h^h
         else:
-            np.matmul(h_prev, self.W_hT_zr, out=zr)
+            if self.drop is None:
+                np.matmul(h_prev, self.W_hT_zr, out=zr)
+            else:
+                self.drop.product(h_prev, self.W_hT_zr, zr)
             zr += p[:, :2 * n]
             np.tanh(zr, out=zr)
         zr *= 0.5
@@ -93,7 +102,8 @@ class _GRUCell:
         if self.reset_after:
             np.multiply(zr[:, n:], self.MH[slot], out=hc)            # r * m_h^h
         else:
-            np.matmul(zr[:, n:] * h_prev, self.W_hT_h, out=hc)       # (r * h) W_h^h.T
+            h_h = h_prev if self.drop is None else h_prev * self.drop.mask(2)
+            np.matmul(zr[:, n:] * h_h, self.W_hT_h, out=hc)          # (r * h) W_h^h.T
         hc += p[:, 2 * n:]
         np.tanh(hc, out=hc)                                          # h~_t
         np.subtract(h_prev, hc, out=h)
@@ -126,14 +136,24 @@ class _GRUCell:
             da_r *= da_h                                             # da_r
             dq[:, :2 * n] = dp[:, :2 * n]
             np.multiply(da_h, r, out=dq[:, 2 * n:])
-            dh_prev += dq @ self.W_h
+            if self.drop is None:
+                dh_prev += dq @ self.W_h
+            else:
+                dh_prev += self.drop.back(dq, self.W_h)
         else:
             d_rh = da_h @ self.W_h[2 * n:]                           # dL/d(r * h_{t-1})
             da_r *= h_prev
+            if self.drop is not None:
+                da_r *= self.drop.mask(2)                            # h_{t-1} * m_h
             da_r *= d_rh                                             # da_r
             d_rh *= r
-            dh_prev += d_rh
-            dh_prev += dp[:, :2 * n] @ self.W_h[:2 * n]
+            if self.drop is None:
+                dh_prev += d_rh
+                dh_prev += dp[:, :2 * n] @ self.W_h[:2 * n]
+            else:
+                d_rh *= self.drop.mask(2)
+                dh_prev += d_rh
+                dh_prev += self.drop.back(dp[:, :2 * n], self.W_h[:2 * n])
         return [dh_prev]
 
     def accumulate(self, dq, start, stop):
@@ -141,13 +161,26 @@ class _GRUCell:
         k, batch, rows = dq.shape
         prev = rec.previous(self.H, self.initial[0], start, stop).reshape(k * batch, n)
         flat = dq.reshape(k * batch, rows)
-        if self.reset_after:
+        if self.drop is not None:
+            self._accumulate_dropped(dq, flat, prev.reshape(k, batch, n), start, stop)
+        elif self.reset_after:
             self.dW_h += flat.T @ prev
             self.db_h += flat.sum(axis=0)
         else:
             r = self.ZR[start:stop, :, n:].reshape(k * batch, n)
             self.dW_h[:2 * n] += flat[:, :2 * n].T @ prev
             self.dW_h[2 * n:] += flat[:, 2 * n:].T @ (r * prev)
+
+    def _accumulate_dropped(self, dq, flat, prev, start, stop):
+        """:meth:`accumulate` with recurrent dropout: block g reads ``h_{t-1} * m_g``."""
+        n = self.hidden
+        if self.reset_after:
+            self.drop.accumulate(self.dW_h, dq, prev)
+            self.db_h += flat.sum(axis=0)
+        else:
+            self.drop.accumulate(self.dW_h[:2 * n], dq[..., :2 * n], prev)
+            r_h = self.ZR[start:stop, :, n:] * prev * self.drop.mask(2)     # r * h * m_h
+            self.dW_h[2 * n:] += flat[:, 2 * n:].T @ r_h.reshape(-1, n)
 
 
 def _gate_scale(hidden: int, dtype) -> np.ndarray:
@@ -157,7 +190,8 @@ def _gate_scale(hidden: int, dtype) -> np.ndarray:
     return scale
 
 
-def _prepare(x, W_x, W_h, b_x, b_h, h0, mask, reset_after):
+def _prepare(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, input_dropout=None,
+             recurrent_dropout=None):
     W_x, W_h, biases, hidden = rec.check_weights(W_x, W_h, {"b_x": b_x, "b_h": b_h}, 3,
                                                  "3 * hidden")
     b_x, b_h = biases["b_x"], biases["b_h"]
@@ -173,25 +207,33 @@ def _prepare(x, W_x, W_h, b_x, b_h, h0, mask, reset_after):
     batch, time, _ = x.shape
     h0 = rec.check_state("h0", h0, batch, hidden)
     mask = rec.check_mask(mask, batch, time)
+    drops = rec.check_dropouts(input_dropout, recurrent_dropout, 3, x.shape, hidden)
     arrays = [a for a in (x, W_x, W_h, b_x, b_h, h0) if a is not None]
-    return x, W_x, W_h, b_x, b_h, h0, mask, result_dtype(*arrays)
+    return x, W_x, W_h, b_x, b_h, h0, mask, drops, result_dtype(*arrays)
 
 
-def _forward(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, go_backwards, dtype, keep=False):
-    """Unchecked forward pass: the filled cell, ``[x_t, 1]``, the mask and ``W_x``, time-major.
+def _forward(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, go_backwards, dtype, keep=False,
+             drops=(None, None)):
+    """Unchecked forward pass: the filled cell, ``[x_t, 1]``, the mask and the input weights
+    (those of the masked copies of ``x`` with ``input_dropout``), time-major.
 
-    ``keep``: keep every step's gates, for :func:`gru_backward`.
+    ``keep``: keep every step's gates, for :func:`gru_backward`. ``drops``: the checked
+    dropout masks (input, recurrent), each (k, batch, size) or None.
     """
     x1, m_tm, (W_x, W_h, b_x, b_h, h0) = rec.begin(x, mask, go_backwards, dtype,
-                                                   W_x, W_h, b_x, b_h, h0)
+                                                   W_x, W_h, b_x, b_h, h0,
+                                                   input_dropout=drops[0])
+    W_x = rec.dropout_weights(W_x, drops[0])
     scale = _gate_scale(W_h.shape[1], dtype)
     W_xb = rec.projection_matrix(W_x * scale[:, None], b_x * scale, dtype)  # z, r halved
-    cell = _GRUCell(x.shape[1], x.shape[0], W_h, b_h, h0, reset_after, dtype, keep)
+    cell = _GRUCell(x.shape[1], x.shape[0], W_h, b_h, h0, reset_after, dtype, keep,
+                    rec.recurrent_dropout(drops[1], W_h.shape[1], dtype))
     rec.run_forward(cell, x1, W_xb, m_tm)
     return cell, x1, m_tm, W_x
 
 
-def gru_step(x_t, h_prev, W_x, W_h, b_x, b_h, reset_after: bool = True) -> np.ndarray:
+def gru_step(x_t, h_prev, W_x, W_h, b_x, b_h, reset_after: bool = True, input_dropout=None,
+             recurrent_dropout=None) -> np.ndarray:
     """One GRU step for a batch (the module docstring gives both variants' equations).
 
     Computed by the same code as one step of :func:`gru_forward`.
@@ -204,22 +246,26 @@ def gru_step(x_t, h_prev, W_x, W_h, b_x, b_h, reset_after: bool = True) -> np.nd
         b_x: input bias, shape (3 * hidden,).
         b_h: recurrent bias, shape (3 * hidden,) when ``reset_after``; None otherwise.
         reset_after: Keras's ``reset_after`` (True by default, as in Keras).
+        input_dropout, recurrent_dropout: as for :func:`gru_forward`.
 
     Returns:
         ``h_t``, shape (batch, hidden).
     """
     x_t = as_array("x_t", x_t)
     check_rank("x_t", x_t, 2, "(batch, input)")
-    x, W_x, W_h, b_x, b_h, _, _, dtype = _prepare(x_t[:, None], W_x, W_h, b_x, b_h, None, None,
-                                                  reset_after)
+    x, W_x, W_h, b_x, b_h, _, _, drops, dtype = _prepare(x_t[:, None], W_x, W_h, b_x, b_h,
+                                                         None, None, reset_after,
+                                                         input_dropout, recurrent_dropout)
     h_prev = rec.check_state("h_prev", h_prev, x_t.shape[0], W_h.shape[1])
     dtype = result_dtype(dtype, h_prev)
-    cell, _, _, _ = _forward(x, W_x, W_h, b_x, b_h, h_prev, None, reset_after, False, dtype)
+    cell, _, _, _ = _forward(x, W_x, W_h, b_x, b_h, h_prev, None, reset_after, False, dtype,
+                             drops=drops)
     return cell.H[0]
 
 
 def gru_forward(x, W_x, W_h, b_x, b_h, h0=None, reset_after: bool = True,
-                go_backwards: bool = False, mask=None) -> np.ndarray:
+                go_backwards: bool = False, mask=None, input_dropout=None,
+                recurrent_dropout=None) -> np.ndarray:
     """Run the GRU over whole sequences and return every output.
 
     The input projections ``x_t @ W_x.T + b_x`` of all steps are one matrix product; only the
@@ -234,20 +280,35 @@ def gru_forward(x, W_x, W_h, b_x, b_h, h0=None, reset_after: bool = True,
         mask: None, or booleans (batch, time) in the original time order of ``x``. At a masked
             step the state is carried over unchanged; the output repeats the previous one (zeros
             before the first real step), as Keras returns it.
+        input_dropout: None, or dropout masks on the inputs (Keras's ``dropout``), values 0 or
+            1/(1 - rate), already scaled (:func:`rnnbook.dropout_masks`), reused at every step:
+            (batch, input), one mask for all three gate blocks; or (3, batch, input), gate
+            block g (order z, r, h) reading ``x_t * m_g``. Keras draws one mask when
+            ``recurrent_dropout`` is 0 and three when it is not (a nonzero
+            ``recurrent_dropout`` switches the cell to ``implementation=1``).
+        recurrent_dropout: None, or masks on ``h_{t-1}`` where it enters the recurrent
+            products (Keras's ``recurrent_dropout``): (batch, hidden) shared, or (3, batch,
+            hidden) one per gate block, as Keras draws them. Block g reads
+            ``(h_{t-1} * m_g) W_h^g.T`` (``reset_after=True``); with ``reset_after=False`` the
+            candidate reads ``(r_t * h_{t-1} * m_h) W_h^h.T``. The carried ``h_{t-1}`` in
+            ``h_t = z_t * h_{t-1} + (1 - z_t) * h~_t`` is never dropped. The masks are cast
+            to the computation dtype and do not change it.
 
     Returns:
         The outputs, shape (batch, time, hidden) (``return_sequences=True``); float32 when every
         input is float32, float64 otherwise.
     """
-    x, W_x, W_h, b_x, b_h, h0, mask, dtype = _prepare(x, W_x, W_h, b_x, b_h, h0, mask,
-                                                      reset_after)
+    x, W_x, W_h, b_x, b_h, h0, mask, drops, dtype = _prepare(x, W_x, W_h, b_x, b_h, h0, mask,
+                                                             reset_after, input_dropout,
+                                                             recurrent_dropout)
     cell, _, m_tm, _ = _forward(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, go_backwards,
-                                dtype)
+                                dtype, drops=drops)
     return rec.outputs(cell.H, m_tm).transpose(1, 0, 2)
 
 
 def gru_backward(x, W_x, W_h, b_x, b_h, dH, h0=None, reset_after: bool = True,
-                 go_backwards: bool = False, mask=None) -> dict:
+                 go_backwards: bool = False, mask=None, input_dropout=None,
+                 recurrent_dropout=None) -> dict:
     """Backpropagation through time for :func:`gru_forward`.
 
     Given ``dH[:, t] = dL/d(output_t)`` and the carried ``g_t = dL/dh_t``, one step back reads::
@@ -263,9 +324,14 @@ def gru_backward(x, W_x, W_h, b_x, b_h, dH, h0=None, reset_after: bool = True,
 
     and, for both, ``dW_x = sum_t da_t.T @ x_t`` and ``db_x = sum_t sum_b da_t`` with
     ``da_t = [da_z, da_r, da_h]``. The computation runs in the promoted dtype of all arguments.
+    With dropout masks, gate block g's sums read ``x_t * m_g`` and ``h_{t-1} * m_g`` in place of
+    ``x_t`` and ``h_{t-1}``, and the gradients that flow into ``x_t`` and (through the recurrent
+    products) into ``h_{t-1}`` are multiplied by the same masks; the direct path
+    ``g_t * z_t`` is not.
 
     Args:
-        x, W_x, W_h, b_x, b_h, h0, reset_after, go_backwards, mask: as for :func:`gru_forward`.
+        x, W_x, W_h, b_x, b_h, h0, reset_after, go_backwards, mask, input_dropout,
+            recurrent_dropout: as for :func:`gru_forward`.
         dH: upstream gradients on the outputs, shape (batch, time, hidden), in processing order.
 
     Returns:
@@ -273,13 +339,14 @@ def gru_backward(x, W_x, W_h, b_x, b_h, dH, h0=None, reset_after: bool = True,
         or None when ``b_h`` is None, ``x`` (batch, time, input) in the original time order,
         and ``h0`` (batch, hidden).
     """
-    x, W_x, W_h, b_x, b_h, h0, mask, dtype = _prepare(x, W_x, W_h, b_x, b_h, h0, mask,
-                                                      reset_after)
+    x, W_x, W_h, b_x, b_h, h0, mask, drops, dtype = _prepare(x, W_x, W_h, b_x, b_h, h0, mask,
+                                                             reset_after, input_dropout,
+                                                             recurrent_dropout)
     batch, time, _ = x.shape
     dH = rec.check_upstream("dH", dH, (batch, time, W_h.shape[1]))
     dtype = result_dtype(dtype, dH)
     cell, x1, m_tm, W_x_ = _forward(x, W_x, W_h, b_x, b_h, h0, mask, reset_after, go_backwards,
-                                    dtype, keep=True)
+                                    dtype, keep=True, drops=drops)
     dWb, dx_tm, (dh0,) = rec.run_backward(cell, x1, W_x_, dH.transpose(1, 0, 2), m_tm)
-    dW_x, db_x, dx = rec.finish_backward(dWb, dx_tm, go_backwards, {"dH": dH})
+    dW_x, db_x, dx = rec.finish_backward(dWb, dx_tm, go_backwards, {"dH": dH}, drops[0])
     return {"W_x": dW_x, "W_h": cell.dW_h, "b_x": db_x, "b_h": cell.db_h, "x": dx, "h0": dh0}

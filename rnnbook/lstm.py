@@ -37,9 +37,10 @@ class _LSTMCell:
 
     same_pq = True
 
-    def __init__(self, time, batch, W_h, h0, c0, dtype, keep):
+    def __init__(self, time, batch, W_h, h0, c0, dtype, keep, drop=None):
         rows, hidden = W_h.shape
         self.hidden, self.W_h = hidden, W_h
+        self.drop = drop                                     # rec.RecurrentDropout or None
         # keep: the gates of every step are kept for the backward pass; otherwise each step's
         # projections are worked on in a small reused buffer (see rec.run_forward).
         self.projections = rec.Projections(time, batch, rows, dtype, keep)
@@ -61,7 +62,10 @@ class _LSTMCell:
         h_prev, c_prev = prev
         n = self.hidden
         a = p                                                # P_t, then the gate values
-        np.matmul(h_prev, self.W_hT, out=self.scratch)
+        if self.drop is None:
+            np.matmul(h_prev, self.W_hT, out=self.scratch)
+        else:                                                # (h_{t-1} * m_g) W_h^g.T
+            self.drop.product(h_prev, self.W_hT, self.scratch)
         a += self.scratch                                    # (x W_x^T + b) + h W_h^T, halved
         np.tanh(a, out=a)                                    # all four blocks at once
         for gate in (a[:, :2 * n], a[:, 3 * n:]):            # sigma = (tanh(a / 2) + 1) / 2
@@ -102,10 +106,14 @@ class _LSTMCell:
         np.subtract(1.0, d, out=d)
         d *= i
         d *= dc
-        return [dp @ self.W_h, dc * f]                       # dL/dh_{t-1}, dL/dc_{t-1}
+        dh_prev = dp @ self.W_h if self.drop is None else self.drop.back(dp, self.W_h)
+        return [dh_prev, dc * f]                             # dL/dh_{t-1}, dL/dc_{t-1}
 
     def accumulate(self, dq, start, stop):
         prev = rec.previous(self.H, self.initial[0], start, stop)
+        if self.drop is not None:
+            self.drop.accumulate(self.dW_h, dq, prev)
+            return
         n, batch, rows = dq.shape
         self.dW_h += dq.reshape(n * batch, rows).T @ prev.reshape(n * batch, self.hidden)
 
@@ -117,32 +125,39 @@ def _gate_scale(hidden: int, dtype) -> np.ndarray:
     return scale
 
 
-def _prepare(x, W_x, W_h, b, h0, c0, mask):
+def _prepare(x, W_x, W_h, b, h0, c0, mask, input_dropout=None, recurrent_dropout=None):
     W_x, W_h, biases, hidden = rec.check_weights(W_x, W_h, {"b": b}, 4, "4 * hidden")
     x = rec.check_sequence(x, W_x)
     batch, time, _ = x.shape
     h0 = rec.check_state("h0", h0, batch, hidden)
     c0 = rec.check_state("c0", c0, batch, hidden)
     mask = rec.check_mask(mask, batch, time)
+    drops = rec.check_dropouts(input_dropout, recurrent_dropout, 4, x.shape, hidden)
     arrays = [a for a in (x, W_x, W_h, biases["b"], h0, c0) if a is not None]
-    return x, W_x, W_h, biases["b"], h0, c0, mask, result_dtype(*arrays)
+    return x, W_x, W_h, biases["b"], h0, c0, mask, drops, result_dtype(*arrays)
 
 
-def _forward(x, W_x, W_h, b, h0, c0, mask, go_backwards, dtype, keep=False):
-    """Unchecked forward pass: the filled cell, ``[x_t, 1]``, the mask and ``W_x``, time-major.
+def _forward(x, W_x, W_h, b, h0, c0, mask, go_backwards, dtype, keep=False,
+             drops=(None, None)):
+    """Unchecked forward pass: the filled cell, ``[x_t, 1]``, the mask and the input weights
+    (those of the masked copies of ``x`` with ``input_dropout``), time-major.
 
-    ``keep``: keep every step's gates, for :func:`lstm_backward`.
+    ``keep``: keep every step's gates, for :func:`lstm_backward`. ``drops``: the checked
+    dropout masks (input, recurrent), each (k, batch, size) or None.
     """
     x1, m_tm, (W_x, W_h, b, h0, c0) = rec.begin(x, mask, go_backwards, dtype,
-                                                W_x, W_h, b, h0, c0)
+                                                W_x, W_h, b, h0, c0, input_dropout=drops[0])
+    W_x = rec.dropout_weights(W_x, drops[0])
     scale = _gate_scale(W_h.shape[1], dtype)
     W_xb = rec.projection_matrix(W_x * scale[:, None], b * scale, dtype)   # i, f, o halved
-    cell = _LSTMCell(x.shape[1], x.shape[0], W_h, h0, c0, dtype, keep)
+    cell = _LSTMCell(x.shape[1], x.shape[0], W_h, h0, c0, dtype, keep,
+                     rec.recurrent_dropout(drops[1], W_h.shape[1], dtype))
     rec.run_forward(cell, x1, W_xb, m_tm)
     return cell, x1, m_tm, W_x
 
 
-def lstm_step(x_t, h_prev, c_prev, W_x, W_h, b) -> tuple[np.ndarray, np.ndarray]:
+def lstm_step(x_t, h_prev, c_prev, W_x, W_h, b, input_dropout=None,
+              recurrent_dropout=None) -> tuple[np.ndarray, np.ndarray]:
     """One LSTM step for a batch (the module docstring gives the equations).
 
     Computed by the same code as one step of :func:`lstm_forward`.
@@ -153,23 +168,26 @@ def lstm_step(x_t, h_prev, c_prev, W_x, W_h, b) -> tuple[np.ndarray, np.ndarray]
         W_x: input weights, shape (4 * hidden, input), gate blocks i, f, c, o.
         W_h: recurrent weights, shape (4 * hidden, hidden).
         b: bias, shape (4 * hidden,).
+        input_dropout, recurrent_dropout: as for :func:`lstm_forward`.
 
     Returns:
         ``(h_t, c_t)``, shape (batch, hidden) each.
     """
     x_t = as_array("x_t", x_t)
     check_rank("x_t", x_t, 2, "(batch, input)")
-    x, W_x, W_h, b, _, _, _, dtype = _prepare(x_t[:, None], W_x, W_h, b, None, None, None)
+    x, W_x, W_h, b, _, _, _, drops, dtype = _prepare(x_t[:, None], W_x, W_h, b, None, None,
+                                                     None, input_dropout, recurrent_dropout)
     hidden = W_h.shape[1]
     h_prev = rec.check_state("h_prev", h_prev, x_t.shape[0], hidden)
     c_prev = rec.check_state("c_prev", c_prev, x_t.shape[0], hidden)
     dtype = result_dtype(dtype, h_prev, c_prev)
-    cell, _, _, _ = _forward(x, W_x, W_h, b, h_prev, c_prev, None, False, dtype)
+    cell, _, _, _ = _forward(x, W_x, W_h, b, h_prev, c_prev, None, False, dtype, drops=drops)
     return cell.H[0], cell.C[0]
 
 
 def lstm_forward(x, W_x, W_h, b, h0=None, c0=None, go_backwards: bool = False,
-                 mask=None) -> tuple[np.ndarray, np.ndarray]:
+                 mask=None, input_dropout=None,
+                 recurrent_dropout=None) -> tuple[np.ndarray, np.ndarray]:
     """Run the LSTM over whole sequences; return every output and every cell state.
 
     The input projections ``x_t @ W_x.T + b`` of all steps are one matrix product; only
@@ -187,6 +205,17 @@ def lstm_forward(x, W_x, W_h, b, h0=None, c0=None, go_backwards: bool = False,
         mask: None, or booleans (batch, time) in the original time order of ``x``. At a masked
             step both states are carried over unchanged; the output repeats the previous one
             (zeros before the first real step), as Keras returns it.
+        input_dropout: None, or dropout masks on the inputs (Keras's ``dropout``), values 0 or
+            1/(1 - rate), already scaled (:func:`rnnbook.dropout_masks`), reused at every step:
+            (batch, input), one mask for all four gate blocks, ``a = (x_t * m) W_x^T + ...``;
+            or (4, batch, input), gate block g (order i, f, c, o) reading ``x_t * m_g``. Keras
+            draws one mask when ``recurrent_dropout`` is 0 and four when it is not (a nonzero
+            ``recurrent_dropout`` switches the cell to ``implementation=1``).
+        recurrent_dropout: None, or masks on ``h_{t-1}`` where it enters the recurrent product
+            (Keras's ``recurrent_dropout``): (batch, hidden) shared, or (4, batch, hidden) one
+            per gate block, ``a_g = ... + (h_{t-1} * m_g) W_h^g.T``; Keras draws four. The cell
+            state is never dropped. The masks are cast to the computation dtype and do not
+            change it.
 
     Returns:
         ``(H, C)``, both (batch, time, hidden): ``H`` is the output sequence (Keras's
@@ -195,13 +224,15 @@ def lstm_forward(x, W_x, W_h, b, h0=None, c0=None, go_backwards: bool = False,
         the final cell state Keras returns with ``return_state=True``). float32 when every input
         is float32, float64 otherwise.
     """
-    x, W_x, W_h, b, h0, c0, mask, dtype = _prepare(x, W_x, W_h, b, h0, c0, mask)
-    cell, _, m_tm, _ = _forward(x, W_x, W_h, b, h0, c0, mask, go_backwards, dtype)
+    x, W_x, W_h, b, h0, c0, mask, drops, dtype = _prepare(x, W_x, W_h, b, h0, c0, mask,
+                                                          input_dropout, recurrent_dropout)
+    cell, _, m_tm, _ = _forward(x, W_x, W_h, b, h0, c0, mask, go_backwards, dtype,
+                                drops=drops)
     return rec.outputs(cell.H, m_tm).transpose(1, 0, 2), cell.C.transpose(1, 0, 2)
 
 
 def lstm_backward(x, W_x, W_h, b, dH, h0=None, c0=None, go_backwards: bool = False,
-                  mask=None) -> dict:
+                  mask=None, input_dropout=None, recurrent_dropout=None) -> dict:
     """Backpropagation through time for :func:`lstm_forward`.
 
     Given ``dH[:, t] = dL/d(output_t)``, the recursion runs from the last step to the first with
@@ -214,22 +245,26 @@ def lstm_backward(x, W_x, W_h, b, dH, h0=None, c0=None, go_backwards: bool = Fal
         dW_x = sum_t da_t.T @ x_t,   dW_h = sum_t da_t.T @ h_{t-1},   db = sum_t sum_b da_t
 
     with ``da_t = [da_i, da_f, da_c, da_o]`` (batch, 4H). The computation runs in the promoted
-    dtype of all arguments, ``dH`` included.
+    dtype of all arguments, ``dH`` included. With dropout masks, gate block g's sums read
+    ``x_t * m_g`` and ``h_{t-1} * m_g``, and ``dx_t`` and ``dL/dh_{t-1}`` are the sums over the
+    blocks of ``(da_g @ W^g) * m_g``.
 
     Args:
-        x, W_x, W_h, b, h0, c0, go_backwards, mask: as for :func:`lstm_forward`.
+        x, W_x, W_h, b, h0, c0, go_backwards, mask, input_dropout, recurrent_dropout: as for
+            :func:`lstm_forward`.
         dH: upstream gradients on the outputs, shape (batch, time, hidden), in processing order.
 
     Returns:
         A dict with ``W_x`` (4H, input), ``W_h`` (4H, hidden), ``b`` (4H,), ``x`` (batch, time,
         input) in the original time order, ``h0`` and ``c0`` (batch, hidden).
     """
-    x, W_x, W_h, b, h0, c0, mask, dtype = _prepare(x, W_x, W_h, b, h0, c0, mask)
+    x, W_x, W_h, b, h0, c0, mask, drops, dtype = _prepare(x, W_x, W_h, b, h0, c0, mask,
+                                                          input_dropout, recurrent_dropout)
     batch, time, _ = x.shape
     dH = rec.check_upstream("dH", dH, (batch, time, W_h.shape[1]))
     dtype = result_dtype(dtype, dH)
     cell, x1, m_tm, W_x_ = _forward(x, W_x, W_h, b, h0, c0, mask, go_backwards, dtype,
-                                    keep=True)
+                                    keep=True, drops=drops)
     dWb, dx_tm, (dh0, dc0) = rec.run_backward(cell, x1, W_x_, dH.transpose(1, 0, 2), m_tm)
-    dW_x, db, dx = rec.finish_backward(dWb, dx_tm, go_backwards, {"dH": dH})
+    dW_x, db, dx = rec.finish_backward(dWb, dx_tm, go_backwards, {"dH": dH}, drops[0])
     return {"W_x": dW_x, "W_h": cell.dW_h, "b": db, "x": dx, "h0": dh0, "c0": dc0}

@@ -31,9 +31,10 @@ class _SimpleCell:
 
     same_pq = True
 
-    def __init__(self, time, batch, W_h, h0, dtype, states=None):
+    def __init__(self, time, batch, W_h, h0, dtype, states=None, drop=None):
         hidden = W_h.shape[0]
         self.hidden, self.W_h = hidden, W_h
+        self.drop = drop                                 # rec.RecurrentDropout or None
         # P_t, overwritten by h_t; or states already computed (for the backward pass only)
         self.H = np.empty((time, batch, hidden), dtype) if states is None else states
         self.W_hT = np.ascontiguousarray(W_h.T)
@@ -46,7 +47,10 @@ class _SimpleCell:
 
     def step(self, t, p, prev):
         h = p                                            # P_t, in place: becomes h_t
-        np.matmul(prev[0], self.W_hT, out=self.scratch)
+        if self.drop is None:
+            np.matmul(prev[0], self.W_hT, out=self.scratch)
+        else:                                            # (h_{t-1} * m) W_h^T
+            self.drop.product(prev[0], self.W_hT, self.scratch)
         h += self.scratch                                # (x_t W_x^T + b_h) + h_{t-1} W_h^T
         np.tanh(h, out=h)
         return (h,)
@@ -56,33 +60,43 @@ class _SimpleCell:
         np.multiply(h, h, out=dp)
         np.subtract(1.0, dp, out=dp)                     # tanh' = 1 - h_t^2
         dp *= g[0]                                       # da_t
-        return [dp @ self.W_h]
+        if self.drop is None:
+            return [dp @ self.W_h]
+        return [self.drop.back(dp, self.W_h)]
 
     def accumulate(self, dq, start, stop):
         prev = rec.previous(self.H, self.initial[0], start, stop)
+        if self.drop is not None:
+            self.drop.accumulate(self.dW_h, dq, prev)
+            return
         n, batch, hidden = dq.shape
         self.dW_h += dq.reshape(n * batch, hidden).T @ prev.reshape(n * batch, hidden)
 
 
-def _prepare(x, W_x, W_h, b_h, h0, mask):
+def _prepare(x, W_x, W_h, b_h, h0, mask, input_dropout=None, recurrent_dropout=None):
     W_x, W_h, biases, hidden = rec.check_weights(W_x, W_h, {"b_h": b_h}, 1, "hidden")
     x = rec.check_sequence(x, W_x)
     batch, time, _ = x.shape
     h0 = rec.check_state("h0", h0, batch, hidden)
     mask = rec.check_mask(mask, batch, time)
+    drops = rec.check_dropouts(input_dropout, recurrent_dropout, 1, x.shape, hidden)
     arrays = [a for a in (x, W_x, W_h, biases["b_h"], h0) if a is not None]
-    return x, W_x, W_h, biases["b_h"], h0, mask, result_dtype(*arrays)
+    return x, W_x, W_h, biases["b_h"], h0, mask, drops, result_dtype(*arrays)
 
 
-def _forward(x, W_x, W_h, b_h, h0, mask, go_backwards, dtype):
-    """Unchecked forward pass: the filled cell, ``[x_t, 1]`` and the mask, time-major."""
-    x1, m_tm, (W_x, W_h, b_h, h0) = rec.begin(x, mask, go_backwards, dtype, W_x, W_h, b_h, h0)
-    cell = _SimpleCell(x.shape[1], x.shape[0], W_h, h0, dtype)
+def _forward(x, W_x, W_h, b_h, h0, mask, go_backwards, dtype, drops=(None, None)):
+    """Unchecked forward pass: the filled cell, ``[x_t, 1]``, the mask and the input weights
+    (those of the masked copies of ``x`` with ``input_dropout``), time-major."""
+    x1, m_tm, (W_x, W_h, b_h, h0) = rec.begin(x, mask, go_backwards, dtype, W_x, W_h, b_h, h0,
+                                              input_dropout=drops[0])
+    cell = _SimpleCell(x.shape[1], x.shape[0], W_h, h0, dtype,
+                       drop=rec.recurrent_dropout(drops[1], W_h.shape[0], dtype))
     rec.run_forward(cell, x1, rec.projection_matrix(W_x, b_h, dtype), m_tm)
     return cell, x1, m_tm, W_x
 
 
-def rnn_step(x_t, h_prev, W_x, W_h, b_h) -> np.ndarray:
+def rnn_step(x_t, h_prev, W_x, W_h, b_h, input_dropout=None,
+             recurrent_dropout=None) -> np.ndarray:
     """One step of the recurrence, for a batch of sequences.
 
     Equation (column vectors): ``h_t = tanh(W_h h_{t-1} + W_x x_t + b_h)``.
@@ -95,6 +109,7 @@ def rnn_step(x_t, h_prev, W_x, W_h, b_h) -> np.ndarray:
         W_x: input weights, shape (hidden, input).
         W_h: recurrent weights, shape (hidden, hidden).
         b_h: bias, shape (hidden,).
+        input_dropout, recurrent_dropout: as for :func:`rnn_forward`.
 
     Returns:
         The new hidden states ``h_t``, shape (batch, hidden).
@@ -105,15 +120,16 @@ def rnn_step(x_t, h_prev, W_x, W_h, b_h) -> np.ndarray:
     check_rank("W_x", W_x, 2, "(hidden, input)")
     check_dim("x_t", x_t.shape[1], W_x.shape[1],
               f"input size of x_t {x_t.shape} must equal W_x.shape[1] for W_x {W_x.shape}")
-    x, W_x, W_h, b_h, h0, _, dtype = _prepare(x_t[:, None], W_x, W_h, b_h, None, None)
+    x, W_x, W_h, b_h, h0, _, drops, dtype = _prepare(x_t[:, None], W_x, W_h, b_h, None, None,
+                                                     input_dropout, recurrent_dropout)
     h_prev = rec.check_state("h_prev", h_prev, x_t.shape[0], W_x.shape[0])
     dtype = result_dtype(dtype, h_prev)
-    cell, _, _, _ = _forward(x, W_x, W_h, b_h, h_prev, None, False, dtype)
+    cell, _, _, _ = _forward(x, W_x, W_h, b_h, h_prev, None, False, dtype, drops)
     return cell.H[0]
 
 
 def rnn_forward(x, W_x, W_h, b_h, h0=None, go_backwards: bool = False,
-                mask=None) -> np.ndarray:
+                mask=None, input_dropout=None, recurrent_dropout=None) -> np.ndarray:
     """Run the recurrence over whole sequences and return every hidden state.
 
     Equation: ``h_t = tanh(W_h h_{t-1} + W_x x_t + b_h)`` for ``t = 1..T``, from ``h_0 = h0``
@@ -138,18 +154,28 @@ def rnn_forward(x, W_x, W_h, b_h, h0=None, go_backwards: bool = False,
         mask: None, or booleans of shape (batch, time) in the original time order of ``x``
             (True for a real step). At a masked step the state is carried over unchanged and the
             output repeats the previous one (zeros before the first real step), as in Keras.
+        input_dropout: None, or a dropout mask on the inputs, ``x_t * m_x`` at every step
+            (Keras's ``dropout``): shape (batch, input), values 0 or 1/(1 - rate), already
+            scaled (:func:`rnnbook.dropout_masks`). SimpleRNN draws one mask, never one per
+            gate; (1, batch, input) is accepted too.
+        recurrent_dropout: None, or a mask on the previous state where it enters the
+            recurrent product, ``tanh(x_t W_x^T + b_h + (h_{t-1} * m_h) W_h^T)`` (Keras's
+            ``recurrent_dropout``): shape (batch, hidden), values as above. The same masks are
+            used at every step (Gal and Ghahramani's variational dropout, as Keras does).
+            The masks are cast to the computation dtype and do not change it.
 
     Returns:
         All outputs (the hidden states ``h_1..h_T``), shape (batch, time, hidden), dtype float32
         when every input is float32 and float64 otherwise. ``out[:, -1]`` is the final output.
     """
-    x, W_x, W_h, b_h, h0, mask, dtype = _prepare(x, W_x, W_h, b_h, h0, mask)
-    cell, _, m_tm, _ = _forward(x, W_x, W_h, b_h, h0, mask, go_backwards, dtype)
+    x, W_x, W_h, b_h, h0, mask, drops, dtype = _prepare(x, W_x, W_h, b_h, h0, mask,
+                                                        input_dropout, recurrent_dropout)
+    cell, _, m_tm, _ = _forward(x, W_x, W_h, b_h, h0, mask, go_backwards, dtype, drops)
     return rec.outputs(cell.H, m_tm).transpose(1, 0, 2)
 
 
 def rnn_backward(x, W_x, W_h, b_h, dH, h0=None, go_backwards: bool = False, H=None,
-                 mask=None) -> dict:
+                 mask=None, input_dropout=None, recurrent_dropout=None) -> dict:
     """Backpropagation through time for :func:`rnn_forward`.
 
     Given ``dH[:, t] = dL/dh_t`` (the loss's *direct* dependence on each returned output), the
@@ -165,13 +191,16 @@ def rnn_backward(x, W_x, W_h, b_h, dH, h0=None, go_backwards: bool = False, H=No
     by step. The sums over time in ``dW_x``, ``dW_h``, ``db_h`` and the products ``dx_t`` are
     formed a block of steps at a time (see :data:`rnnbook._recurrence.BLOCK_BYTES`), as a few large
     matrix products over all of the block's steps and sequences at once. With a mask, a masked
-    step passes the gradient on its state straight back to the previous state.
+    step passes the gradient on its state straight back to the previous state. With dropout
+    masks, ``x_t`` and ``h_{t-1}`` are replaced by ``x_t * m_x`` and ``h_{t-1} * m_h`` in the
+    sums, and ``dx_t`` and the carried gradient are multiplied by ``m_x`` and ``m_h``.
 
     The computation runs in the promoted dtype of all arguments, ``dH`` included: float32
     weights with a float64 ``dH`` give float64 gradients of float64 accuracy.
 
     Args:
-        x, W_x, W_h, b_h, h0, go_backwards, mask: as for :func:`rnn_forward`.
+        x, W_x, W_h, b_h, h0, go_backwards, mask, input_dropout, recurrent_dropout: as for
+            :func:`rnn_forward`.
         dH: upstream gradients, shape (batch, time, hidden), in the same (processing) order as
             the outputs :func:`rnn_forward` returns.
         H: optionally, the outputs ``rnn_forward`` already returned for these arguments, to save
@@ -183,17 +212,19 @@ def rnn_backward(x, W_x, W_h, b_h, dH, h0=None, go_backwards: bool = False, H=No
         time order of ``x``, and ``h0`` (batch, hidden). Like the states of :func:`rnn_forward`,
         ``x`` may be a non-contiguous view.
     """
-    x, W_x, W_h, b_h, h0, mask, dtype = _prepare(x, W_x, W_h, b_h, h0, mask)
+    x, W_x, W_h, b_h, h0, mask, drops, dtype = _prepare(x, W_x, W_h, b_h, h0, mask,
+                                                        input_dropout, recurrent_dropout)
     batch, time, _ = x.shape
     hidden = W_x.shape[0]
     dH = rec.check_upstream("dH", dH, (batch, time, hidden))
     dtype = result_dtype(dtype, dH)
     if H is None:
-        cell, x1, m_tm, W_x_ = _forward(x, W_x, W_h, b_h, h0, mask, go_backwards, dtype)
+        cell, x1, m_tm, W_x_ = _forward(x, W_x, W_h, b_h, h0, mask, go_backwards, dtype, drops)
     else:
         H = rec.check_upstream("H", H, (batch, time, hidden))
         x_tm, m_tm = rec.time_major(x, mask, go_backwards)
-        x1 = rec.with_ones(x_tm, dtype)
+        x1 = rec.with_ones(x_tm, dtype,
+                           None if drops[0] is None else drops[0].astype(dtype, copy=False))
         W_x_ = W_x.astype(dtype, copy=False)
         h_init = None if h0 is None else h0.astype(dtype, copy=False)
         # Time-major states; for outputs straight from rnn_forward (a transposed view of a
@@ -201,10 +232,11 @@ def rnn_backward(x, W_x, W_h, b_h, dH, h0=None, go_backwards: bool = False, H=No
         states = H.transpose(1, 0, 2)
         if m_tm is not None or states.dtype != dtype or not states.flags.c_contiguous:
             states = np.array(states, dtype=dtype)
-        cell = _SimpleCell(time, batch, W_h.astype(dtype, copy=False), h_init, dtype, states)
+        cell = _SimpleCell(time, batch, W_h.astype(dtype, copy=False), h_init, dtype, states,
+                           rec.recurrent_dropout(drops[1], hidden, dtype))
         if m_tm is not None:                 # outputs are zero before the first real step,
             np.copyto(states, cell.initial[0], where=~rec.seen(m_tm))   # states are h0 there
     dWb, dx_tm, (dh0,) = rec.run_backward(cell, x1, W_x_, dH.transpose(1, 0, 2), m_tm)
     check = {"dH": dH} if H is None else {"dH": dH, "H": H}
-    dW_x, db_h, dx = rec.finish_backward(dWb, dx_tm, go_backwards, check)
+    dW_x, db_h, dx = rec.finish_backward(dWb, dx_tm, go_backwards, check, drops[0])
     return {"W_x": dW_x, "W_h": cell.dW_h, "b_h": db_h, "x": dx, "h0": dh0}

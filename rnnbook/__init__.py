@@ -30,6 +30,8 @@ from .gradcheck import numerical_gradient, relative_error
 from .gru import gru_backward, gru_forward, gru_step
 from .keras_interop import from_keras, to_keras
 from .lstm import lstm_backward, lstm_forward, lstm_step
+from .layernorm import (layer_norm, layer_norm_backward, layernorm_lstm_backward,
+                        layernorm_lstm_forward)
 from .losses import bce_grad, bce_loss, sigmoid, softmax
 from .mingru import (mingru_backward, mingru_forward, mingru_param_count, minlstm_backward,
                      minlstm_forward, minlstm_param_count)
@@ -80,4 +82,5 @@ __all__ = [
     "beam_search", "BeamResult",
     "stateful_batches", "batch_rows", "lstm_tbptt_forward", "lstm_tbptt_backward",
     "dropout_masks", "keras_dropout_masks", "set_keras_dropout_masks",
+    "layer_norm", "layer_norm_backward", "layernorm_lstm_forward", "layernorm_lstm_backward",
 ]

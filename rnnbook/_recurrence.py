@@ -144,6 +144,17 @@ def check_dropouts(input_dropout, recurrent_dropout, gates: int, x_shape: tuple,
 # ----------------------------------------------------------------------------------------------
 # Small kernels
 # ----------------------------------------------------------------------------------------------
+def matmul_into(a: np.ndarray, W: np.ndarray, out: np.ndarray) -> None:
+    """``out = a @ W`` as one 2-d product, for one step's rows (batch, k) or a block of steps
+    (steps, batch, k); ``out`` (C-contiguous when 3-d) receives (..., W.shape[1])."""
+    if a.ndim == 2:
+        np.matmul(a, W, out=out)
+        return
+    if not out.flags.c_contiguous:
+        raise ValueError("matmul_into needs a C-contiguous 3-d out")
+    np.matmul(a.reshape(-1, a.shape[-1]), W, out=out.reshape(-1, out.shape[-1]))
+
+
 def sigmoid_(a: np.ndarray) -> np.ndarray:
     """Logistic sigmoid in place, as ``0.5 * tanh(a / 2) + 0.5`` (no overflow for any a)."""
     a *= 0.5
@@ -257,9 +268,10 @@ class RecurrentDropout:
 
     def product(self, h_prev, W_hT, out, first: int = 0) -> None:
         """``out = (h_{t-1} * m_g) @ W_hT`` block of columns by block; ``W_hT`` (hidden,
-        width) holds gate blocks ``first, first + 1, ...``."""
+        width) holds gate blocks ``first, first + 1, ...``. ``h_prev`` is one step's (batch,
+        hidden) or a block of steps' (steps, batch, hidden), and ``out`` likewise."""
         for m, cols in self._groups(first, W_hT.shape[1]):
-            np.matmul(h_prev * m, W_hT[:, cols], out=out[:, cols])
+            np.matmul(h_prev * m, W_hT[:, cols], out=out[..., cols])
 
     def back(self, dq, W_h, first: int = 0) -> np.ndarray:
         """dL/dh_{t-1} through the product: ``sum_g (dq_g @ W_h^g) * m_g``, (batch, hidden)."""
@@ -337,6 +349,20 @@ class Projections:
         return self.all[start:stop] if self.keep else self.block[:stop - start]
 
 
+def given_states(H: np.ndarray, m_tm, h0, dtype) -> np.ndarray:
+    """The hidden states behind the outputs ``H`` (batch, time, hidden) that a forward pass
+    returned, time-major (time, batch, hidden) in ``dtype``: the outputs themselves, except
+    before the first real step of a masked sequence, where the outputs are zero and the state
+    is still ``h0`` (None for zeros). Outputs straight from a forward pass without a mask (a
+    transposed view of a time-major array) are used as they are, not copied."""
+    states = H.transpose(1, 0, 2)
+    if m_tm is not None or states.dtype != dtype or not states.flags.c_contiguous:
+        states = np.array(states, dtype=dtype)
+    if m_tm is not None:
+        np.copyto(states, 0 if h0 is None else h0, where=~seen(m_tm))
+    return states
+
+
 def outputs(H_tm: np.ndarray, m_tm) -> np.ndarray:
     """The returned sequence: the hidden states, zeroed before the first real step."""
     if m_tm is not None:
@@ -352,7 +378,10 @@ def run_backward(cell, x1: np.ndarray, W_x: np.ndarray, dOut_tm: np.ndarray, m_t
     gradient on ``P_t`` into ``dp`` and on the recurrent pre-activations into ``dq`` (the same
     array for cells whose recurrent product adds straight into ``P_t``), and returns the gradients
     on the previous states. ``cell.accumulate(dq_block, start, stop)`` adds one block of steps to
-    its recurrent weight gradients.
+    its recurrent weight gradients. A cell built from the states a forward pass returned
+    (``cell.from_states``) has not kept its gates: ``cell.recompute(start, stop)`` forms those
+    of one block of steps from ``h_{t-1}``, as a few matrix products over the whole block,
+    before the block is walked back.
 
     Returns ``(dW_xb, dx_tm, dstates0)``: ``[dW_x, db_x]`` of shape (rows, input + 1), the input
     gradients (time, batch, input) and the gradients on the initial states.
@@ -367,12 +396,15 @@ def run_backward(cell, x1: np.ndarray, W_x: np.ndarray, dOut_tm: np.ndarray, m_t
     dx_tm = np.empty((time, batch, inputs1 - 1), dtype=dtype)
     dOut = dOut_tm if m_tm is None else np.where(seen(m_tm), dOut_tm, 0)
     carry = [np.zeros((batch, cell.hidden), dtype=dtype) for _ in cell.initial]
+    recompute = getattr(cell, "from_states", False)
     # inf - inf and 0 * inf (invalid) only happen once something is already infinite: an
     # overflow, which NumPy reports, or a bad input, which the caller reports by name.
     with np.errstate(invalid="ignore"):
         for stop in range(time, 0, -block):
             start = max(0, stop - block)
             n = stop - start
+            if recompute:
+                cell.recompute(start, stop)
             for t in range(stop - 1, start - 1, -1):
                 g = [carry[0] + dOut[t]] + carry[1:]
                 if m_tm is None:

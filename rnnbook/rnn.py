@@ -227,15 +227,9 @@ def rnn_backward(x, W_x, W_h, b_h, dH, h0=None, go_backwards: bool = False, H=No
                            None if drops[0] is None else drops[0].astype(dtype, copy=False))
         W_x_ = W_x.astype(dtype, copy=False)
         h_init = None if h0 is None else h0.astype(dtype, copy=False)
-        # Time-major states; for outputs straight from rnn_forward (a transposed view of a
-        # time-major array) and no mask, this is the array itself, not a copy.
-        states = H.transpose(1, 0, 2)
-        if m_tm is not None or states.dtype != dtype or not states.flags.c_contiguous:
-            states = np.array(states, dtype=dtype)
+        states = rec.given_states(H, m_tm, h_init, dtype)
         cell = _SimpleCell(time, batch, W_h.astype(dtype, copy=False), h_init, dtype, states,
                            rec.recurrent_dropout(drops[1], hidden, dtype))
-        if m_tm is not None:                 # outputs are zero before the first real step,
-            np.copyto(states, cell.initial[0], where=~rec.seen(m_tm))   # states are h0 there
     dWb, dx_tm, (dh0,) = rec.run_backward(cell, x1, W_x_, dH.transpose(1, 0, 2), m_tm)
     check = {"dH": dH} if H is None else {"dH": dH, "H": H}
     dW_x, db_h, dx = rec.finish_backward(dWb, dx_tm, go_backwards, check, drops[0])

@@ -457,3 +457,104 @@ def test_interop_rejects_activations_the_equations_do_not_cover(keras_seed):
     assert p["b_h"] is None and p["b_x"].shape == (9,)
     with pytest.raises(ValueError, match=r"params\['b_h'\] must be None"):
         to_keras(gru, {**p, "b_h": np.zeros(9)})
+
+
+# ---------------------------------------------------------------------------------------------
+# The backward pass from the forward pass's results (H, and C for the LSTM)
+# ---------------------------------------------------------------------------------------------
+def forward_results(kind, x, p, **kw):
+    """What the backward pass may be given: {"H": ...} (and "C" for the LSTM)."""
+    if kind == "lstm":
+        H, C = lstm_forward(x, p["W_x"], p["W_h"], p["b"], **kw)
+        return {"H": H, "C": C}
+    return {"H": forward(kind, x, p, **kw)}
+
+
+GATED = ["lstm", "gru", "gru_before"]
+
+
+@pytest.mark.parametrize("kind", GATED)
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (3, 11, 2, 4), (16, 30, 5, 24)])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("dropout", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_backward_from_forward_results_equals_the_recomputing_one(kind, shape, go_backwards,
+                                                                   masked, dropout, dtype, rng):
+    """Recomputing the gates a block at a time from H (and C) is the forward's arithmetic:
+    the gradients are the same (bit for bit with OpenBLAS; asserted to 1 ulp-level here)."""
+    batch, time, inputs, hidden = shape
+    p = {k: None if v is None else v.astype(dtype)
+         for k, v in params(kind, hidden, inputs, rng).items()}
+    x = rng.normal(size=(batch, time, inputs)).astype(dtype)
+    dH = rng.normal(size=(batch, time, hidden)).astype(dtype)
+    kw = dict(go_backwards=go_backwards, **state_kwargs(
+        kind, initial_states(kind, batch, hidden, rng, dtype)))
+    if masked:
+        kw["mask"] = make_mask(batch, time, rng)
+    if dropout:
+        lead = (GATES[kind],)
+        kw["input_dropout"] = rnnbook.dropout_masks(0.3, lead + (batch, inputs), rng, dtype)
+        kw["recurrent_dropout"] = rnnbook.dropout_masks(0.3, lead + (batch, hidden), rng, dtype)
+    expected = backward(kind, x, p, dH, **kw)
+    got = backward(kind, x, p, dH, **kw, **forward_results(kind, x, p, **kw))
+    tol = 1e-6 if dtype == "float32" else 1e-13
+    for name, value in expected.items():
+        if value is not None:
+            assert got[name].dtype == value.dtype, name
+            np.testing.assert_allclose(got[name], value, rtol=tol, atol=tol, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", GATED)
+@pytest.mark.parametrize("block_bytes", [1, 700])
+def test_backward_from_forward_results_does_not_depend_on_the_block_size(kind, block_bytes,
+                                                                        rng, monkeypatch):
+    p = params(kind, 4, 2, rng)
+    x, dH = rng.normal(size=(3, 11, 2)), rng.normal(size=(3, 11, 4))
+    kw = dict(mask=make_mask(3, 11, rng), go_backwards=True)
+    given = forward_results(kind, x, p, **kw)
+    expected = backward(kind, x, p, dH, **kw)
+    monkeypatch.setattr(rnnbook._recurrence, "BLOCK_BYTES", block_bytes)
+    got = backward(kind, x, p, dH, **kw, **given)
+    for name, value in expected.items():
+        if value is not None:
+            np.testing.assert_allclose(got[name], value, rtol=1e-12, atol=1e-13, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", GATED)
+def test_forward_results_in_another_dtype_or_layout_are_converted(kind, rng):
+    """float32 results with a float64 computation, and results that are not the forward's own
+    (transposed) arrays, give the gradients of the forward recomputed in float64."""
+    p = params(kind, 5, 3, rng)
+    x, dH = rng.normal(size=(4, 9, 3)), rng.normal(size=(4, 9, 5))
+    given = forward_results(kind, x, p)
+    expected = backward(kind, x, p, dH)
+    for converted in ({k: np.ascontiguousarray(v) for k, v in given.items()},
+                      {k: v.astype("float32") for k, v in given.items()}):
+        got = backward(kind, x, p, dH, **converted)
+        tol = 1e-13 if converted["H"].dtype == np.float64 else 1e-5
+        for name, value in expected.items():
+            if value is not None:
+                assert got[name].dtype == np.float64
+                np.testing.assert_allclose(got[name], value, rtol=tol, atol=tol, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", GATED)
+def test_backward_rejects_bad_forward_results(kind, rng):
+    p = params(kind, 4, 2, rng)
+    x, dH = rng.normal(size=(2, 3, 2)), rng.normal(size=(2, 3, 4))
+    given = forward_results(kind, x, p)
+    for name in given:
+        bad = dict(given, **{name: np.zeros((2, 4, 4))})
+        with pytest.raises(ValueError, match=rf"{name} must have shape .* \(2, 3, 4\); got "
+                                             r"\(2, 4, 4\)"):
+            backward(kind, x, p, dH, **bad)
+        nan = given[name].copy()
+        nan[1, 0, 0] = np.nan                    # h_1 (and c_1) feed step 2
+        with pytest.raises(ValueError, match=f"{name} contains NaN or infinite values"):
+            backward(kind, x, p, dH, **dict(given, **{name: nan}))
+    if kind == "lstm":
+        with pytest.raises(ValueError, match="H and C must be given together"):
+            backward(kind, x, p, dH, H=given["H"])
+        with pytest.raises(ValueError, match="H and C must be given together"):
+            backward(kind, x, p, dH, C=given["C"])

@@ -49,6 +49,10 @@ class _LSTMCell:
         # that one tanh over all four blocks gives tanh(a_c) and, for i, f, o,
         # tanh(a / 2) = 2 sigma(a) - 1. Halving is exact in floating point.
         self.W_hT = np.ascontiguousarray((W_h * _gate_scale(hidden, dtype)[:, None]).T)
+        # sigma(a) = tanh(a / 2) * 1/2 + 1/2 for i, f, o; tanh(a_c) * 1 + 0 stays for c~
+        self.gate_scale = _gate_scale(hidden, dtype)
+        self.gate_shift = self.gate_scale.copy()
+        self.gate_shift[2 * hidden:3 * hidden] = 0.0
         self.from_states, self.offset = given is not None, 0
         if given is None:
             # keep: the gates of every step are kept for the backward pass; otherwise each
@@ -71,16 +75,14 @@ class _LSTMCell:
         """The gate values ``[i, f, c~, o]``, in place over the (halved) projections ``a``:
         one step's (batch, 4H) from ``h_prev`` (batch, H), or a block of steps' (steps, batch,
         4H) from (steps, batch, H). ``scratch`` is ``a``'s shape."""
-        n = self.hidden
         if self.drop is None:
             rec.matmul_into(h_prev, self.W_hT, scratch)
         else:                                                # (h_{t-1} * m_g) W_h^g.T
             self.drop.product(h_prev, self.W_hT, scratch)
         a += scratch                                         # (x W_x^T + b) + h W_h^T, halved
         np.tanh(a, out=a)                                    # all four blocks at once
-        for gate in (a[..., :2 * n], a[..., 3 * n:]):        # sigma = (tanh(a / 2) + 1) / 2
-            gate *= 0.5
-            gate += 0.5
+        a *= self.gate_scale                                 # sigma = (tanh(a / 2) + 1) / 2
+        a += self.gate_shift                                 # for i, f, o; c~ * 1 + 0
 
     def step(self, t, p, prev):
         h_prev, c_prev = prev
@@ -124,18 +126,20 @@ class _LSTMCell:
         dc *= o
         dc *= gh
         dc += gc                                             # dL/dc_t
-        for d, gate, factor, upstream in ((dp[:, :n], i, cc, dc),            # da_i
-                                          (dp[:, n:2 * n], f, c_prev, dc),   # da_f
-                                          (dp[:, 3 * n:], o, tc, gh)):       # da_o
-            np.subtract(1.0, gate, out=d)
-            d *= gate                                        # sigma' = sigma (1 - sigma)
-            d *= factor
-            d *= upstream
-        d = dp[:, 2 * n:3 * n]                               # da_c
-        np.multiply(cc, cc, out=d)
-        np.subtract(1.0, d, out=d)
-        d *= i
-        d *= dc
+        # sigma' = sigma (1 - sigma) for the i, f and o blocks, in two passes over all four
+        # blocks (contiguous, so faster than three strided ones); the c~ block is replaced.
+        np.subtract(1.0, a, out=dp)
+        dp *= a
+        d_i, d_f, d_c, d_o = dp[:, :n], dp[:, n:2 * n], dp[:, 2 * n:3 * n], dp[:, 3 * n:]
+        np.multiply(cc, cc, out=d_c)
+        np.subtract(1.0, d_c, out=d_c)                       # tanh' = 1 - c~^2
+        d_i *= cc                                            # da_i = dc c~ sigma'(a_i)
+        d_f *= c_prev                                        # da_f = dc c_{t-1} sigma'(a_f)
+        d_c *= i                                             # da_c = dc i tanh'(a_c)
+        d_ifc = dp[:, :3 * n].reshape(-1, 3, n)              # a view: splits the columns
+        d_ifc *= dc[:, None]                                 # ... times dc, for all three
+        d_o *= tc
+        d_o *= gh                                            # da_o = g tanh(c_t) sigma'(a_o)
         dh_prev = dp @ self.W_h if self.drop is None else self.drop.back(dp, self.W_h)
         return [dh_prev, dc * f]                             # dL/dh_{t-1}, dL/dc_{t-1}
 

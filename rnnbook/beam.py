@@ -194,6 +194,9 @@ def beam_search(step: Callable, state, *, beam_width: int, max_length: int,
         end_token: the token that ends an output (default 0, the book's marker), or None for
             outputs of a fixed length (every hypothesis then has ``max_length`` tokens).
         start_token: the first input token, an int or one per source, shape (batch,) (default 0).
+            It is only fed to ``step``, so it need not be one of the ``V`` output tokens: a
+            decoder may read a start marker that it never writes (chapter 16's id 11 for 11
+            output characters).
         min_length: the end token may not be one of the first ``min_length`` tokens (e.g. 1 to
             forbid the empty name); 0 by default.
         length_penalty: GNMT's ``alpha`` (0 by default: no normalisation; 0.6 to 1 favour
@@ -269,9 +272,6 @@ def _beam_search(step, state, batch, k, steps, end, start, min_length, alpha) ->
             if end is not None and end >= vocabulary:
                 raise ValueError(f"end_token must be a token of the model's vocabulary of "
                                  f"{vocabulary}; got {end}")
-            if start.max() >= vocabulary:
-                raise ValueError(f"start_token must be a token of the model's vocabulary of "
-                                 f"{vocabulary}; got {start.max()}")
         got = _state_rows(new_state, f"the state step returned at step {t}")
         if got is not None and got != batch * k:
             raise ValueError(f"step must return a state with batch * beam_width = {batch * k} "

@@ -180,6 +180,26 @@ def test_width_one_is_greedy_decoding(seed, end):
                                np.where(np.isnan(chosen), 0, chosen).sum(axis=1), rtol=1e-12)
 
 
+def test_the_start_token_may_lie_outside_the_output_vocabulary():
+    """A decoder reads a start marker (id V) that it never writes, as chapter 16's does."""
+    V, max_length = 3, 4
+    step = prefix_model(V + 1, max_length, seed=4)
+
+    def writes_v_tokens(tokens, code):                # the marker's row renormalised away
+        probs, code = step(tokens, code)
+        return probs[:, :V] / probs[:, :V].sum(axis=1, keepdims=True), code
+
+    state = np.zeros(2, np.int64)
+    result = beam_search(writes_v_tokens, state, beam_width=V ** max_length,
+                         max_length=max_length, end_token=None, start_token=V)
+    best = exhaustive(writes_v_tokens, np.zeros(1, np.int64), V, max_length, None, start=V)
+    assert [tuple(t) for t, *_ in hypotheses(result)] == [t for t, *_ in best]
+    greedy, _ = greedy_decode(writes_v_tokens, state, np.full(2, V), max_length, end=None)
+    one = beam_search(writes_v_tokens, state, beam_width=1, max_length=max_length,
+                      end_token=None, start_token=V)
+    np.testing.assert_array_equal(one.tokens[:, 0], greedy)
+
+
 def test_a_batch_of_sources_is_searched_independently():
     V, max_length, k = 4, 5, 3
     step = prefix_model(V, max_length, seed=11)
@@ -340,7 +360,6 @@ def _step_returning(probs=None, state=None):
     (dict(start_token=np.zeros((2, 1), int)), r"start_token must be .* shape \(2, 1\)"),
     (dict(start_token=np.zeros(3, int)), r"start_token has shape \(3,\) but state has 2 rows"),
     (dict(start_token=-2), r"start_token must be >= 0; got -2"),
-    (dict(start_token=7), r"start_token must be a token of the model's vocabulary of 3; got 7"),
     (dict(length_penalty=np.nan), r"length_penalty must be a finite number; got nan"),
     (dict(length_penalty="long"), r"length_penalty must be a finite number; got 'long'"),
     (dict(state=(np.zeros((2, 3)), np.zeros((3, 3)))),

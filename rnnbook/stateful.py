@@ -110,7 +110,7 @@ def lstm_tbptt_forward(batches, W_x, W_h, b, h0=None, c0=None) -> tuple:
     What a Keras ``LSTM(..., stateful=True, return_sequences=True)`` computes when it is called
     on ``batches[0], batches[1], ...`` in turn: batch ``k`` starts from the final ``(h, c)`` of
     batch ``k - 1`` (from ``h0, c0`` for ``k = 0``). Each batch is one call of
-    :func:`rnnbook.lstm_forward`; the result equals one call over the glued rows
+    :func:`~rnnbook.lstm.lstm_forward`; the result equals one call over the glued rows
     (:func:`batch_rows`).
 
     Args:
@@ -138,7 +138,7 @@ def lstm_tbptt_backward(batches, W_x, W_h, b, dH, h0=None, c0=None) -> dict:
     """Truncated BPTT: the gradient of each batch's loss, with the state it starts from fixed.
 
     Batch ``k`` starts from the state carried out of batch ``k - 1`` (as in
-    :func:`lstm_tbptt_forward`); its gradient is :func:`rnnbook.lstm_backward` over its
+    :func:`lstm_tbptt_forward`); its gradient is :func:`~rnnbook.lstm.lstm_backward` over its
     ``kappa`` steps with that state as ``h0, c0``. The gradients into ``h0`` and ``c0`` are
     dropped: nothing flows back across a window boundary. Summing the per-batch gradients over
     ``k`` gives the truncated gradient of the whole stream's loss; it differs from the full

@@ -328,7 +328,7 @@ def gru_forward(x, W_x, W_h, b_x, b_h, h0=None, reset_after: bool = True,
             step the state is carried over unchanged; the output repeats the previous one (zeros
             before the first real step), as Keras returns it.
         input_dropout: None, or dropout masks on the inputs (Keras's ``dropout``), values 0 or
-            1/(1 - rate), already scaled (:func:`rnnbook.dropout_masks`), reused at every step:
+            1/(1 - rate), already scaled (:func:`~rnnbook.dropout.dropout_masks`), reused at every step:
             (batch, input), one mask for all three gate blocks; or (3, batch, input), gate
             block g (order z, r, h) reading ``x_t * m_g``. Keras draws one mask when
             ``recurrent_dropout`` is 0 and three when it is not (a nonzero
@@ -387,8 +387,8 @@ def gru_backward(x, W_x, W_h, b_x, b_h, dH, h0=None, reset_after: bool = True,
     pass alone, without ``H``: 2.5 GB).
 
     Args:
-        x, W_x, W_h, b_x, b_h, h0, reset_after, go_backwards, mask, input_dropout,
-            recurrent_dropout: as for :func:`gru_forward`.
+        x, W_x, W_h, b_x, b_h, h0, reset_after, go_backwards, mask: as for :func:`gru_forward`.
+        input_dropout, recurrent_dropout: as for :func:`gru_forward`.
         dH: upstream gradients on the outputs, shape (batch, time, hidden), in processing order.
         H: optionally, the outputs :func:`gru_forward` returned for these same arguments,
             (batch, time, hidden).

@@ -247,7 +247,7 @@ def lstm_forward(x, W_x, W_h, b, h0=None, c0=None, go_backwards: bool = False,
             step both states are carried over unchanged; the output repeats the previous one
             (zeros before the first real step), as Keras returns it.
         input_dropout: None, or dropout masks on the inputs (Keras's ``dropout``), values 0 or
-            1/(1 - rate), already scaled (:func:`rnnbook.dropout_masks`), reused at every step:
+            1/(1 - rate), already scaled (:func:`~rnnbook.dropout.dropout_masks`), reused at every step:
             (batch, input), one mask for all four gate blocks, ``a = (x_t * m) W_x^T + ...``;
             or (4, batch, input), gate block g (order i, f, c, o) reading ``x_t * m_g``. Keras
             draws one mask when ``recurrent_dropout`` is 0 and four when it is not (a nonzero

@@ -156,7 +156,7 @@ def rnn_forward(x, W_x, W_h, b_h, h0=None, go_backwards: bool = False,
             output repeats the previous one (zeros before the first real step), as in Keras.
         input_dropout: None, or a dropout mask on the inputs, ``x_t * m_x`` at every step
             (Keras's ``dropout``): shape (batch, input), values 0 or 1/(1 - rate), already
-            scaled (:func:`rnnbook.dropout_masks`). SimpleRNN draws one mask, never one per
+            scaled (:func:`~rnnbook.dropout.dropout_masks`). SimpleRNN draws one mask, never one per
             gate; (1, batch, input) is accepted too.
         recurrent_dropout: None, or a mask on the previous state where it enters the
             recurrent product, ``tanh(x_t W_x^T + b_h + (h_{t-1} * m_h) W_h^T)`` (Keras's

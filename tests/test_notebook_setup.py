@@ -16,33 +16,109 @@ def run_fresh(code: str, tmp_path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-def test_setup_then_keras_prints_nothing_to_stderr(tmp_path):
-    code = (
-        "import rnnbook\n"
-        "rng = rnnbook.setup(seed=3)\n"
-        "import keras, numpy as np\n"
-        "layer = keras.layers.SimpleRNN(4)\n"
-        "out = layer(np.ones((2, 5, 1), dtype='float32'))\n"
-        "print(out.shape)\n"
-    )
-    result = run_fresh(code, tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
-    assert result.stdout.strip() == "(2, 4)"
+TF_CHILD = (
+    "import rnnbook\n"
+    "rng = rnnbook.setup(seed=11)\n"
+    "import keras, numpy as np\n"
+    "layer = keras.layers.SimpleRNN(3)\n"
+    "out = layer(np.ones((2, 5, 4), dtype='float32'))\n"
+    "print(out.shape)\n"
+    "print(np.asarray(layer.cell.kernel).tobytes().hex())\n"
+)
 
 
-def test_same_seed_gives_identical_keras_weights_in_fresh_processes(tmp_path):
-    code = (
-        "import rnnbook\n"
-        "rnnbook.setup(seed=11)\n"
-        "import keras, numpy as np\n"
-        "layer = keras.layers.SimpleRNN(3)\n"
-        "layer.build((None, 4, 2))\n"
-        "print(np.asarray(layer.cell.kernel).tobytes().hex())\n"
-    )
-    first, second = run_fresh(code, tmp_path), run_fresh(code, tmp_path)
+@pytest.fixture(scope="module")
+def two_tensorflow_children(tmp_path_factory):
+    """The same chapter opening, run twice in fresh processes (TensorFlow loads in each)."""
+    folder = tmp_path_factory.mktemp("setup")
+    return run_fresh(TF_CHILD, folder), run_fresh(TF_CHILD, folder)
+
+
+def test_setup_then_keras_prints_nothing_to_stderr(two_tensorflow_children):
+    for result in two_tensorflow_children:
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == ""
+        assert result.stdout.splitlines()[0] == "(2, 3)"
+
+
+def test_same_seed_gives_identical_keras_weights_in_fresh_processes(two_tensorflow_children):
+    first, second = two_tensorflow_children
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
-    assert first.stdout == second.stdout
+    assert len(first.stdout.splitlines()) == 2 and first.stdout == second.stdout
+
+
+JAX_CHILD = """
+import os, sys
+import rnnbook
+rnnbook.setup(seed=4)
+import keras, numpy as np
+assert keras.backend.backend() == "jax"
+print("tensorflow imported:", "tensorflow" in sys.modules)
+from keras.src.utils.rng_utils import get_random_seed
+print("keras seed:", get_random_seed())
+
+def draws():
+    normal = keras.ops.convert_to_numpy(keras.random.normal((3,)))
+    kernel = keras.ops.convert_to_numpy(keras.initializers.GlorotUniform()((2, 3)))
+    layer = keras.layers.Dense(2)
+    layer.build((None, 3))
+    return np.concatenate([normal.ravel(), kernel.ravel(),
+                           np.asarray(layer.kernel).ravel(), np.random.random(2)])
+
+first = draws()
+rnnbook.setup(seed=4)
+again = draws()
+keras.utils.set_random_seed(4)            # Keras's own seeding (it imports TensorFlow)
+reference = draws()
+rnnbook.setup(seed=5)
+other = draws()
+print("repeats:", np.array_equal(first, again))
+print("as set_random_seed:", np.array_equal(first, reference))
+print("seed 5 differs:", not np.allclose(first, other))
+"""
+
+
+def test_setup_on_jax_does_not_import_tensorflow_and_seeds_like_keras(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+    env.update(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    result = subprocess.run([sys.executable, "-c", JAX_CHILD], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "tensorflow imported: False", "keras seed: 4", "repeats: True",
+        "as set_random_seed: True", "seed 5 differs: True"], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "tensorflow"), ('{"backend": "jax"}', "jax"), ('{"floatx": "float32"}', "tensorflow"),
+    ("not json", "tensorflow"),
+])
+def test_keras_backend_follows_keras_rules_without_importing_it(monkeypatch, tmp_path,
+                                                                  content, expected):
+    from rnnbook.notebook import _keras_backend
+
+    monkeypatch.delitem(sys.modules, "keras")            # as before Keras's first import
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    if content is not None:
+        (tmp_path / "keras.json").write_text(content)
+    assert _keras_backend() == expected
+    monkeypatch.setenv("KERAS_BACKEND", "torch")         # the variable wins over the file
+    assert _keras_backend() == "torch"
+    monkeypatch.setenv("KERAS_BACKEND", "")              # ... unless it is empty
+    assert _keras_backend() == expected
+
+
+def test_keras_backend_asks_keras_once_it_is_imported(monkeypatch):
+    from rnnbook.notebook import _keras_backend
+
+    monkeypatch.setenv("KERAS_BACKEND", "jax")           # too late: Keras runs on TensorFlow
+    assert _keras_backend() == "tensorflow"
+
+
+def test_seed_keras_rejects_a_non_integer_seed():
+    with pytest.raises(ValueError):
+        rnnbook.notebook.seed_keras(1.5)
 
 
 def test_setup_returns_a_seeded_generator_and_sets_environment():

@@ -15,6 +15,7 @@ statistics (``seed_metrics``).
 
     .venv/bin/python scripts/train_char_model.py               # about 70 s of CPU time
     .venv/bin/python scripts/train_char_model.py --seeds-only  # only char_model_seeds.json
+    .venv/bin/python scripts/train_char_model.py --beam        # only char_model_beam.json
 
 Measured on two cores: 20 s of CPU time for seed 0, 68 s for all three seeds with their
 scores (the wall time depends on what else runs).
@@ -53,6 +54,8 @@ SEEDS = (0, 1, 2)                # model seeds of the comparison; SEED's weights
 SEEDS_FILE = "char_model_seeds.json"
 TEMPERATURES = (0.5, 0.8, 0.9, 1.0, 1.1, 1.25, 2.0)      # held-out NLL at these
 SAMPLE_TEMPERATURES, N_SAMPLES, SAMPLE_SEED = (0.3, 0.7, 1.0, 1.5), 1000, 2
+BEAM_FILE = "char_model_beam.json"       # --beam: beam search against greedy, every seed
+BEAM_WIDTHS = (1, 3, 5, 20)              # width 1 is greedy decoding
 
 
 def split_words(seed: int = SEED) -> dict:
@@ -166,6 +169,53 @@ def seed_metrics(model, data: dict) -> dict:
     return out
 
 
+def beam_metrics(model, data: dict) -> dict:
+    """Chapter 15's most probable names under one trained model: for each of the 26 first
+    letters, the name that beam search (rnnbook.beam_search, summed log P, at most 12
+    characters after the letter and the end marker) finds from that letter, for every width
+    in BEAM_WIDTHS. For each width: the names, their log P (the letter's own included),
+    the mean log P, how many names differ from greedy decoding's (width 1), and how many are
+    more / less probable than it (by more than 1e-4, beyond float32 rounding). Also the best
+    name from the start marker at each width (``best_name``) and whether width 1 equals
+    rnnbook.greedy_decode (``width1_is_greedy``)."""
+    from rnnbook import beam_search, greedy_decode
+    from rnnbook.sampling import char_initial_state, char_model_from_keras, char_step, decode
+
+    cm = char_model_from_keras(model)
+    vocabulary = data["vocabulary"]
+    V = len(vocabulary)
+
+    def step(tokens, state):
+        return char_step(cm, tokens, state)
+
+    letters = np.arange(1, V)
+    first_probs, after_letter = char_step(cm, np.zeros(V - 1, np.int64),
+                                          char_initial_state(cm, V - 1))
+    first_log_p = np.log(first_probs[np.arange(V - 1), letters].astype(np.float64))
+    greedy_ids, _ = greedy_decode(step, after_letter, letters, 12, end=0)
+    out = {"width1_is_greedy": True, "best_name": {}}
+    for k in BEAM_WIDTHS:
+        result = beam_search(step, after_letter, beam_width=k, max_length=12, end_token=0,
+                             start_token=letters)
+        names = [vocabulary[first] + decode(tokens, vocabulary)
+                 for first, tokens in zip(letters, result.tokens[:, 0])]
+        log_p = first_log_p + result.log_prob[:, 0]
+        if k == 1:
+            out["width1_is_greedy"] = bool(np.array_equal(result.tokens[:, 0], greedy_ids))
+            greedy_names, greedy_log_p = names, log_p
+        out[str(k)] = {
+            "names": names, "log_p": [round(float(v), 6) for v in log_p],
+            "mean_log_p": float(log_p.mean()),
+            "changed": sum(a != b for a, b in zip(names, greedy_names)),
+            "more": int(np.sum(log_p > greedy_log_p + 1e-4)),
+            "less": int(np.sum(log_p < greedy_log_p - 1e-4))}
+        best = beam_search(step, char_initial_state(cm, 1), beam_width=k, max_length=13,
+                           end_token=0, min_length=1)
+        out["best_name"][str(k)] = [decode(best.tokens[0, 0], vocabulary),
+                                    round(float(best.log_prob[0, 0]), 6)]
+    return out
+
+
 def store(model, history: dict, snapshots: dict, data: dict, out: Path | None,
           began: float) -> None:
     """Store the weights of SEED's run as WEIGHTS (or write them to ``out``)."""
@@ -201,6 +251,10 @@ def main() -> None:
     parser.add_argument("--seeds-only", action="store_true",
                         help=f"only write {SEEDS_FILE}: seed {SEED}'s model from the stored "
                              f"{WEIGHTS}, the other seeds trained")
+    parser.add_argument("--beam", action="store_true",
+                        help=f"only write {BEAM_FILE}: as --seeds-only, with beam search "
+                             f"(beam_metrics), after checking that the seeds' scores equal "
+                             f"{SEEDS_FILE}'s")
     args = parser.parse_args()
 
     import rnnbook
@@ -210,7 +264,7 @@ def main() -> None:
 
     began = time.perf_counter()
     data = prepare()
-    if args.seeds_only:
+    if args.seeds_only or args.beam:
         stored = rnnbook.load_stored(WEIGHTS)
         model = build(len(data["vocabulary"]))
         model.set_weights([stored[f"final__{i}"] for i in range(len(model.get_weights()))])
@@ -219,7 +273,7 @@ def main() -> None:
         model, history, snapshots = train(data=data)
         store(model, history, snapshots, data, args.out, began)
 
-    runs = []                                         # SEED's model first, then the others
+    runs, beams = [], []                              # SEED's model first, then the others
     for seed in SEEDS:
         if seed != SEED:
             began = time.perf_counter()
@@ -228,8 +282,27 @@ def main() -> None:
         runs.append({"seed": seed, "epochs": len(history["loss"]), "best_epoch": best,
                      "val_loss": float(min(history["val_loss"])),
                      **seed_metrics(model, data)})
+        if args.beam:
+            beams.append({"seed": seed, **beam_metrics(model, data)})
         print(f"seed {seed}: {len(history['loss'])} epochs, best {best}, test NLL "
               f"{runs[-1]['test_nll']:.4f}, {time.perf_counter() - began:.0f} s", flush=True)
+    if args.beam:
+        import json
+
+        if json.loads(json.dumps(runs)) != rnnbook.load_stored(SEEDS_FILE)["seeds"]:
+            raise SystemExit(f"the seeds' scores differ from {SEEDS_FILE}'s: the rerun did "
+                             "not reproduce the models")
+        out = rnnbook.save_stored(BEAM_FILE, {
+            "about": "Beam search (rnnbook.beam_search, summed log P) against greedy "
+                     "decoding of chapter 15's model trained from each seed in SEEDS (the "
+                     f"runs of {SEEDS_FILE}, whose scores they reproduce): the most "
+                     "probable name from each first letter a-z, and from the start "
+                     "(best_name: name, log P), at each beam width (beam_metrics).",
+            "widths": list(BEAM_WIDTHS), "keras_version": keras.__version__,
+            "seeds": beams},
+            out=None if args.out is None else args.out.with_name(BEAM_FILE))
+        print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB)")
+        return
     seeds = {"about": "Chapter 15's model trained from each seed in SEEDS (the split, data "
                       "and recipe fixed; the seed sets the initial weights and the order of "
                       "the mini-batches), scored on the test names. name_nll_*: -log P of "

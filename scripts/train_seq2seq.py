@@ -16,6 +16,7 @@ in ``seq2seq_seeds.json`` (``train_seeds``).
     .venv/bin/python scripts/train_seq2seq.py                 # about 20 min of CPU time
     .venv/bin/python scripts/train_seq2seq.py --seeds-only    # only seq2seq_seeds.json
     .venv/bin/python scripts/train_seq2seq.py --seeds-only --early-only   # about 2 min
+    .venv/bin/python scripts/train_seq2seq.py --beam --early-only   # only seq2seq_beam.json
 
 Measured on two cores: an epoch costs 4 to 4.6 s of CPU time, so seed 0's two runs (43 and
 21 epochs) about 5 minutes. The stored ``seq2seq_seeds.json`` comes from ``--seeds-only``:
@@ -59,6 +60,8 @@ EARLY_EPOCHS = 5                        # also stored: the weights after this ma
 KINDS = ("plain", "attention")
 SEEDS = (0, 1, 2)        # model seeds of the equal-budget comparison; SEED's weights are stored
 SEEDS_FILE = "seq2seq_seeds.json"
+BEAM_FILE = "seq2seq_beam.json"   # --beam: beam search against greedy decoding, every seed
+BEAM_WIDTHS = (1, 3, 5)           # width 1 is greedy decoding
 
 
 def vocabularies() -> tuple[dict, dict, int]:
@@ -166,28 +169,111 @@ def greedy(model, x: np.ndarray) -> np.ndarray:
     return np.concatenate([y_in[:, 1:], logits[:, -1:].argmax(axis=-1)], axis=1)
 
 
-def seed_metrics(kind: str, weights: list, data: dict, seed: int) -> dict:
+def seed_metrics(kind: str, weights: list, data: dict, seed: int,
+                 beam: bool = False) -> dict:
     """Chapter 16's scores of one model, decoded greedily: exact match and per-character
     accuracy on the test dates, the indices of the wrong test dates, and the exact match on
-    the training dates written 'month 1st, year'."""
+    the training dates written 'month 1st, year'. With ``beam``, also ``"beam"``:
+    beam_metrics of the model on the test dates."""
     model = build(kind == "attention", seed)
     model.set_weights(weights)
     x, _, y, _ = data["test"]
-    right = greedy(model, x) == y
+    ids = greedy(model, x)
+    right = ids == y
     x_train, _, y_train, pairs = data["train"]
     first = [i for i, s in enumerate(pairs.source) if " 1st," in s]
-    return {"exact": float(right.all(axis=1).mean()), "per_char": float(right.mean()),
-            "wrong": [int(i) for i in np.flatnonzero(~right.all(axis=1))],
-            "train_1st_exact": float((greedy(model, x_train[first]) ==
-                                      y_train[first]).all(axis=1).mean())}
+    out = {"exact": float(right.all(axis=1).mean()), "per_char": float(right.mean()),
+           "wrong": [int(i) for i in np.flatnonzero(~right.all(axis=1))],
+           "train_1st_exact": float((greedy(model, x_train[first]) ==
+                                     y_train[first]).all(axis=1).mean())}
+    if beam:
+        out["beam"] = beam_metrics(model, x, y, ids)
+    return out
 
 
-def train_seeds(data: dict, seed_weights: dict, converged: bool = True) -> dict:
+def numpy_decoder(model, x: np.ndarray, k: int = 1):
+    """Chapter 16's NumPy decoder of a trained model for the sources x (n, SOURCE_LEN):
+    ``(step, final)``, with ``step(tokens, s) -> (probabilities, s)`` over n k rows (each
+    source's encoder states repeated k times, for beam search) and ``final`` (n, H) the
+    encoder's final states, the decoder's initial state."""
+    from rnnbook import dense_forward, dot_attention, from_keras, gru_forward, gru_step, softmax
+
+    mask = x != 0
+    embed = model.get_layer("source_embedding").get_weights()[0]
+    states = gru_forward(embed[x], **from_keras(model.get_layer("encoder")), mask=mask)
+    final = states[:, -1]               # masked steps carry the state: the final one
+    states, mask = np.repeat(states, k, axis=0), np.repeat(mask, k, axis=0)
+    target_embed = model.get_layer("target_embedding").get_weights()[0]
+    gru = from_keras(model.get_layer("decoder"))
+    out = from_keras(model.get_layer("output"))
+    attend = "attention" in [layer.name for layer in model.layers]
+
+    def step(tokens, s):
+        s = gru_step(target_embed[tokens], s, **gru)
+        features = s
+        if attend:
+            c, _ = dot_attention(s[:, None], states, value_mask=mask)
+            features = np.concatenate([s, c[:, 0]], axis=-1)
+        return softmax(dense_forward(features, **out)), s
+    return step, final
+
+
+def sequence_log_prob(model, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """log P(ids | x) = sum_t log p(y_t | y_<t, x) under the NumPy decoder (n,)."""
+    _, _, start = vocabularies()
+    step, s = numpy_decoder(model, x)
+    previous, total = np.full(len(ids), start), np.zeros(len(ids))
+    for t in range(TARGET_LEN):
+        probs, s = step(previous, s)
+        total += np.log(probs[np.arange(len(ids)), ids[:, t]].astype(np.float64))
+        previous = ids[:, t]
+    return total
+
+
+def beam_metrics(model, x: np.ndarray, y: np.ndarray, greedy_ids: np.ndarray) -> dict:
+    """Beam search (rnnbook.beam_search, plain summed log P) against greedy decoding on the
+    test dates, for every width in BEAM_WIDTHS, as chapter 16's beam section: exact match,
+    mean log P of the outputs, search errors (wrong outputs the model scores below the true
+    date), dates whose output became more / less probable than greedy decoding's (by more
+    than 1e-9), dates right only with the beam / only with greedy decoding, and the indices
+    of the dates it writes differently from greedy decoding. ``greedy_ids``: the Keras
+    greedy outputs; ``width1_differs`` counts the dates where width 1 does not equal them."""
+    from rnnbook import beam_search
+
+    _, _, start = vocabularies()
+    truth_log_p = sequence_log_prob(model, x, y)
+    greedy_right = (greedy_ids == y).all(axis=1)
+    out = {}
+    for k in BEAM_WIDTHS:
+        step, final = numpy_decoder(model, x, k)
+        result = beam_search(step, final, beam_width=k, max_length=TARGET_LEN,
+                             end_token=None, start_token=start)
+        ids, lp = result.tokens[:, 0], result.log_prob[:, 0]
+        if k == 1:
+            greedy_log_p = lp
+            width1_differs = int((ids != greedy_ids).any(axis=1).sum())
+        right = (ids == y).all(axis=1)
+        out[str(k)] = {
+            "exact": float(right.mean()), "mean_log_p": float(lp.mean()),
+            "search_errors": int(np.sum(~right & (truth_log_p > lp))),
+            "up": int(np.sum(lp > greedy_log_p + 1e-9)),
+            "down": int(np.sum(lp < greedy_log_p - 1e-9)),
+            "only_beam": int(np.sum(right & ~greedy_right)),
+            "only_greedy": int(np.sum(~right & greedy_right)),
+            "differs": [int(i) for i in np.flatnonzero((ids != greedy_ids).any(axis=1))]}
+    out["width1_differs"] = width1_differs
+    return out
+
+
+def train_seeds(data: dict, seed_weights: dict, converged: bool = True,
+                beam: bool = False) -> dict:
     """Chapter 16's comparison from every seed in SEEDS: for each kind the weights after
     EARLY_EPOCHS epochs (``run[kind]``) and, with ``converged``, at the best epoch of a full
     run (``run[kind + "_converged"]``), scored by seed_metrics. ``seed_weights[kind, stage]``
     (stage "early" or "final"): SEED's weights, from the full run or the stored file, not
-    trained again. Without ``converged`` the other seeds train for EARLY_EPOCHS epochs only."""
+    trained again. Without ``converged`` the other seeds train for EARLY_EPOCHS epochs only
+    (SEED's converged weights, stored, are still scored when ``beam``). With ``beam`` every
+    score also holds ``"beam"`` (seed_metrics)."""
     import keras
 
     runs = []
@@ -203,16 +289,17 @@ def train_seeds(data: dict, seed_weights: dict, converged: bool = True) -> dict:
                 final = model.get_weights()
             else:
                 *_, early = train(kind, epochs=EARLY_EPOCHS, data=data, seed=seed)
-            run[kind] = seed_metrics(kind, early, data, seed)
+            run[kind] = seed_metrics(kind, early, data, seed, beam)
             print(f"seed {seed} {kind:9s} after {EARLY_EPOCHS} epochs: test exact match "
                   f"{run[kind]['exact']:.4f}, {time.perf_counter() - began:.0f} s, "
                   f"{time.process_time() - cpu:.0f} s CPU", flush=True)
-            if converged:
-                run[f"{kind}_converged"] = seed_metrics(kind, final, data, seed)
+            if converged or (beam and seed == SEED):
+                run[f"{kind}_converged"] = seed_metrics(kind, final, data, seed, beam)
                 if history is not None:
                     run[f"{kind}_converged"].update(
                         epochs=len(history["loss"]),
                         best_epoch=int(np.argmin(history["val_loss"])) + 1)
+            if f"{kind}_converged" in run:
                 print(f"seed {seed} {kind:9s} converged: test exact match "
                       f"{run[f'{kind}_converged']['exact']:.4f}", flush=True)
         runs.append(run)
@@ -238,6 +325,9 @@ def main() -> None:
     parser.add_argument("--early-only", action="store_true",
                         help=f"train the other seeds for {EARLY_EPOCHS} epochs only (no "
                              "converged comparison)")
+    parser.add_argument("--beam", action="store_true",
+                        help=f"only write {BEAM_FILE}: as --seeds-only, with beam search, "
+                             f"after checking that the greedy scores equal {SEEDS_FILE}'s")
     args = parser.parse_args()
 
     import rnnbook
@@ -248,6 +338,9 @@ def main() -> None:
     stored = {"units": np.int64(UNITS), "seed": np.int64(SEED),
               "keras_version": np.array(keras.__version__)}
     data = prepare()
+    if args.beam:
+        return _write(args.out, BEAM_FILE, beam_seeds(train_seeds(
+            data, _stages(rnnbook.load_stored(WEIGHTS)), not args.early_only, beam=True)))
     if args.seeds_only:
         return _write(args.out, SEEDS_FILE, train_seeds(
             data, _stages(rnnbook.load_stored(WEIGHTS)), not args.early_only))
@@ -272,6 +365,37 @@ def main() -> None:
     out = rnnbook.save_stored(WEIGHTS, stored, out=args.out)   # + SHA256SUMS unless --out
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB)")
     _write(args.out, SEEDS_FILE, train_seeds(data, _stages(stored), not args.early_only))
+
+
+def beam_seeds(result: dict) -> dict:
+    """The beam scores of train_seeds(..., beam=True), after checking that its greedy
+    scores are those stored in SEEDS_FILE (the runs reproduce the stored models)."""
+    import rnnbook
+
+    stored = {run["seed"]: run for run in rnnbook.load_stored(SEEDS_FILE)["seeds"]}
+    runs = []
+    for run in result["seeds"]:
+        beams = {"seed": run["seed"]}
+        for key, score in run.items():
+            if key == "seed":
+                continue
+            beams[key] = score.pop("beam")
+            if score != {k: stored[run["seed"]][key][k] for k in score}:
+                raise SystemExit(f"seed {run['seed']} {key}: the greedy scores differ from "
+                                 f"{SEEDS_FILE}'s; the rerun did not reproduce the model")
+        runs.append(beams)
+    return {"about": (
+        "Beam search (rnnbook.beam_search, summed log P, no length penalty) against greedy "
+        f"decoding of chapter 16's models on the {N_TEST} test dates, for each seed in SEEDS: "
+        f"the models after {EARLY_EPOCHS} epochs and, where present, converged (*_converged), "
+        f"the same runs as {SEEDS_FILE}, whose greedy scores they reproduce. For each beam "
+        "width: exact match, mean log P of the outputs, search errors (wrong outputs whose "
+        "true date has higher log P), outputs more (up) and less (down) probable than "
+        "greedy decoding's, dates right only with the beam / only greedily, and the indices "
+        "of the dates written differently from greedy decoding. width1_differs: dates where "
+        "width 1 (NumPy) differs from the Keras greedy output."),
+        "widths": list(BEAM_WIDTHS), "keras_version": result["keras_version"],
+        "seeds": runs}
 
 
 def _stages(stored) -> dict:

@@ -281,10 +281,28 @@ def test_stored_seed_scores_belong_to_the_stored_models():
     assert [run["seed"] for run in runs] == list(script.SEEDS) and len(runs) >= 3
     stored = rnnbook.load_stored(script.WEIGHTS)
     data = script.prepare()
+    beams = rnnbook.load_stored(script.BEAM_FILE)["seeds"]
+    assert [run["seed"] for run in beams] == list(script.SEEDS)
     for kind in script.KINDS:
         n = len(script.build(kind == "attention").get_weights())
         early = [stored[f"{kind}__early__{i}"] for i in range(n)]
-        assert script.seed_metrics(kind, early, data, script.SEED) == runs[0][kind]
-        for run in runs:
+        again = script.seed_metrics(kind, early, data, script.SEED, beam=True)
+        assert again.pop("beam") == beams[0][kind]            # seq2seq_beam.json, seed 0
+        assert again == runs[0][kind]
+        for run, beam in zip(runs, beams):
             score = run[kind]
             assert len(score["wrong"]) == round((1 - score["exact"]) * script.N_TEST)
+            _check_beam_scores(beam[kind], score, script)
+
+
+def _check_beam_scores(beam: dict, score: dict, script) -> None:
+    """One model's beam scores agree with its greedy ones and with each other."""
+    greedy = beam[str(script.BEAM_WIDTHS[0])]
+    assert script.BEAM_WIDTHS[0] == 1 and beam["width1_differs"] == 0
+    assert greedy["exact"] == score["exact"] and greedy["differs"] == []
+    for k in script.BEAM_WIDTHS:
+        b = beam[str(k)]
+        assert b["only_beam"] + b["only_greedy"] <= len(b["differs"])
+        assert b["up"] + b["down"] <= len(b["differs"])
+        assert b["exact"] * script.N_TEST == pytest.approx(
+            greedy["exact"] * script.N_TEST + b["only_beam"] - b["only_greedy"])

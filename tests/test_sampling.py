@@ -193,3 +193,30 @@ def test_stored_seed_scores_belong_to_the_stored_model():
     assert again["samples"] == runs[0]["samples"]
     for run in runs:                  # every run beats the bigram model's 2.34 nats/char
         assert 1.8 < run["test_nll"] < 2.2 < run["test_nll_state_reset"]
+
+
+def test_stored_beam_names_belong_to_the_stored_model():
+    """char_model_beam.json lists every seed of the script, its seed-0 names are those of the
+    stored weights, searched again by the script, and every seed's counts are consistent."""
+    script = _script()
+    beams = rnnbook.load_stored(script.BEAM_FILE)["seeds"]
+    assert [run["seed"] for run in beams] == list(script.SEEDS) and len(beams) >= 3
+    stored = rnnbook.load_stored(script.WEIGHTS)
+    data = script.prepare()
+    model = script.build(len(data["vocabulary"]))
+    model.set_weights([stored[f"final__{i}"] for i in range(6)])
+    again = script.beam_metrics(model, data)
+    for k in script.BEAM_WIDTHS:
+        assert again[str(k)]["names"] == beams[0][str(k)]["names"]
+        np.testing.assert_allclose(again[str(k)]["log_p"], beams[0][str(k)]["log_p"],
+                                   atol=1e-5)
+    assert again["best_name"]["1"][0] == beams[0]["best_name"]["1"][0] == "marisel"
+    for run in beams:
+        assert run["width1_is_greedy"] and run["1"]["changed"] == 0
+        for k in script.BEAM_WIDTHS:
+            r = run[str(k)]
+            assert len(r["names"]) == len(r["log_p"]) == 26
+            assert r["more"] + r["less"] <= r["changed"]
+            np.testing.assert_allclose(np.mean(r["log_p"]), r["mean_log_p"], atol=1e-6)
+            assert all(name[0] == letter for name, letter in
+                       zip(r["names"], "abcdefghijklmnopqrstuvwxyz"))

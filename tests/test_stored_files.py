@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The files the chapters read (and the chapters that read them).
 CHAPTER_FILES = {"forecasting_weights.npz": "13", "char_model_weights.npz": "15",
                  "seq2seq_weights.npz": "16", "forecasting_conv1d.npz": "13",
+                 "classifier_weights.npz": "14",
                  "stateful_results.json": "17", "regularised_results.json": "18",
                  "scaling.json": "20", "scan_timing.json": "21", "min_rnns_results.json": "22"}
 

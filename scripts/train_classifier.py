@@ -11,13 +11,13 @@ coefficients) with four networks, each trained from the seeds ``SEEDS`` (1, 2, 3
   (the padding mask is a second input), ``Dense(9)``, ``Softmax``;
 - ``prepadded``: ``unmasked`` trained on pre-padded utterances (the chapter's exercise 2).
 
-Training all twelve takes about half a minute of CPU time, more than the chapter should spend,
+Training all twelve takes about 50 s of CPU time, more than the chapter should spend,
 so this script does it, deterministically, with the chapter's own functions and in the
 chapter's order, and stores the result in ``rnnbook/stored_files/classifier_weights.npz``
-(about 500 KB). The chapter builds the models, trains one of them for one epoch to show the
+(about 300 KB). The chapter builds the models, trains one of them for one epoch to show the
 run, and loads the stored weights for its tables, tests and figures.
 
-    .venv/bin/python scripts/train_classifier.py     # about 30 s of CPU time
+    .venv/bin/python scripts/train_classifier.py     # about 50 s of CPU time
 
 Protocol (the chapter's): the utterances are standardised with the mean and standard
 deviation of the real training frames and post-padded (``prepadded``: pre-padded) to the
@@ -29,8 +29,8 @@ rerun on the same machine gives the same bits. The test set is not touched.
 Stored arrays, named ``<variant>_seed<s>__<what>``: ``final__<i>`` (the ``i``-th array of
 ``model.get_weights()`` after the last epoch), ``loss`` and ``accuracy`` (the training history,
 one value per epoch), and for seed 1 ``epoch1__<i>``, the weights after the first epoch: the
-chapter re-trains the masked network's first epoch, and ``tests/test_classification_data.py``
-the other variants', and both check that they still reproduce them, which catches a changed
+chapter re-trains the masked network's first epoch, ``tests/test_classification_data.py`` the
+unmasked GRU's and the Conv1D's, and both check that they still reproduce them, which catches a changed
 recipe, data set or library version.
 """
 

@@ -30,8 +30,8 @@ Stored arrays, named ``<variant>_seed<s>__<what>``: ``final__<i>`` (the ``i``-th
 ``model.get_weights()`` after the last epoch), ``loss`` and ``accuracy`` (the training history,
 one value per epoch), and for seed 1 ``epoch1__<i>``, the weights after the first epoch: the
 chapter re-trains the masked network's first epoch, ``tests/test_classification_data.py`` the
-unmasked GRU's and the Conv1D's, and both check that they still reproduce them, which catches a changed
-recipe, data set or library version.
+unmasked GRU's and the Conv1D's, and both check that they still reproduce them, which catches a
+changed recipe, data set or library version.
 """
 
 from __future__ import annotations

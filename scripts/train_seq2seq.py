@@ -22,7 +22,11 @@ Measured on two cores: an epoch costs 4 to 4.6 s of CPU time, so seed 0's two ru
 21 epochs) about 5 minutes. The stored ``seq2seq_seeds.json`` comes from ``--seeds-only``:
 seeds 1 and 2 trained to convergence took 831 s of CPU time, as seed 1's plain model and seed
 2's attention model ran to ``MAX_EPOCHS`` (``--early-only`` gives the same 5-epoch scores in
-about 2 minutes).
+about 2 minutes). ``seq2seq_beam.json`` comes from ``--beam --early-only`` (130 s of CPU
+time): seeds 1 and 2 retrained for ``EARLY_EPOCHS`` epochs, their greedy scores checked equal
+to ``seq2seq_seeds.json``'s, and beam search (``beam_metrics``) run on every 5-epoch model and
+on seed 0's converged ones; ``--beam`` alone would also retrain seeds 1 and 2 to convergence
+(about 14 more minutes of CPU time) and search their converged models.
 
 Every model starts from ``keras.utils.set_random_seed(SEED)``; ``fit`` shuffles with
 TensorFlow's seeded generator, so a rerun on the same machine gives the same bits. The weights

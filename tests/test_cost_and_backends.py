@@ -61,7 +61,7 @@ result["env"] = np.array(__import__("os").environ["RNNBOOK_TEST"])
     assert str(out["env"]) == "seen"
 
 
-def test_run_on_backend_reports_the_childs_error():
+def test_run_on_backend_reports_the_childs_error(light_child):
     with pytest.raises(RuntimeError, match=r"the numpy process failed \(exit code 1\):(.|\n)*ZeroDivisionError"):
         rnnbook.run_on_backend("numpy", "1 / 0")
 

@@ -1,33 +1,33 @@
-"""Beam search: the k most probable continuations of a next-token model, found approximately.
+"""Beam search: the M most probable continuations of a next-token model, found approximately.
 
 A decoder gives ``p(y_t | y_<t)`` one step at a time (conditioned on a source, for a
 translator). The probability of a whole output is the product of its steps, so its
 log-probability is the sum ``log P(y) = sum_t log p(y_t | y_<t)``. Greedy decoding
 (:func:`~rnnbook.attention.greedy_decode`) keeps one prefix and extends it by its most probable
-token; exhaustive search would score all ``V^n`` outputs. *Beam search* keeps the ``k`` best
+token; exhaustive search would score all ``V^n`` outputs. *Beam search* keeps the ``M`` best
 *hypotheses* (prefixes with their summed log-probabilities): at every step each unfinished one is
-extended by every token, and the ``k`` best of the candidates survive.
+extended by every token, and the ``M`` best of the candidates survive.
 
 The end token. A hypothesis that has produced the end token is *finished*: it stops growing, and
 at every later step it stays a candidate with its log-probability unchanged, competing with the
-extensions of the unfinished ones for the ``k`` places. The search stops when all ``k``
+extensions of the unfinished ones for the ``M`` places. The search stops when all ``M``
 hypotheses are finished (the beam could not change any more) or after ``max_length`` tokens.
-With beam width 1 this is greedy decoding; with ``k`` at least the number of possible outputs
+With beam width 1 this is greedy decoding; with ``M`` at least the number of possible outputs
 nothing is ever dropped, and the beam is the exhaustive search's ranking.
 
 Length normalisation. Every token multiplies the probability by a factor below one, so summed
 log-probabilities favour short outputs. Candidates are ranked by ::
 
-    score(y) = log P(y) / lp(|y|),     lp(n) = ((5 + n) / 6) ** alpha
+    score(y) = log P(y) / lp(|y|),     lp(n) = ((5 + n) / 6) ** chi
 
-Wu et al.'s (2016, GNMT) length penalty, with ``alpha = length_penalty`` and ``|y|`` the number
-of tokens produced, the end token included. The default ``alpha = 0`` gives ``lp = 1``: no
-normalisation, the plain summed log-probability.
+Wu et al.'s (2016, GNMT) length penalty, with ``chi = length_penalty`` (the book's χ) and
+``|y|`` the number of tokens produced, the end token included. The default ``chi = 0`` gives
+``lp = 1``: no normalisation, the plain summed log-probability.
 
 Conventions, shared with :func:`~rnnbook.sampling.generate` and
 :func:`~rnnbook.attention.greedy_decode`: the model is a function
 ``step(tokens, state) -> (probs, state)`` over a batch of rows. Here the rows are the hypotheses:
-``batch * k`` of them, row ``b * k + j`` is hypothesis ``j`` of source ``b``. The state must be an
+``batch * M`` of them, row ``i * M + j`` is hypothesis ``j`` of source ``i``. The state must be an
 array whose axis 0 is the rows, or a tuple, list or dict of such (nested), because after every
 step the search reorders it: each surviving hypothesis continues from its parent's state,
 ``state = [s[parents] for s in state]``.
@@ -67,11 +67,11 @@ class BeamResult(NamedTuple):
     finished: np.ndarray
 
 
-def length_penalty_factor(length, alpha: float) -> np.ndarray:
-    """GNMT's length penalty ``lp(n) = ((5 + n) / 6) ** alpha``; ``lp(1) = 1``, ``alpha = 0``
+def length_penalty_factor(length, chi: float) -> np.ndarray:
+    """GNMT's length penalty ``lp(n) = ((5 + n) / 6) ** chi``; ``lp(1) = 1``, ``chi = 0``
     gives 1 for every length. ``length`` is an int or array of ints >= 0."""
     n = np.asarray(length, dtype=np.float64)
-    return ((5.0 + n) / 6.0) ** float(alpha)
+    return ((5.0 + n) / 6.0) ** float(chi)
 
 
 # --- the state: arrays with the rows on axis 0, or containers of them ---------------------------
@@ -159,12 +159,12 @@ def beam_search(step: Callable, state, *, beam_width: int, max_length: int,
                 length_penalty: float = 0.0) -> BeamResult:
     """The ``beam_width`` best outputs of a next-token model for each of a batch of sources.
 
-    One step, for each source, with ``k = beam_width`` hypotheses ``y`` of summed
+    One step, for each source, with ``M = beam_width`` hypotheses ``y`` of summed
     log-probabilities ``log P(y)``::
 
         candidates = { y + [v], log P(y) + log p(v | y) :  y unfinished, v = 0 .. V-1 }
                    + { y, log P(y) :                       y finished }
-        beam       = the k candidates with the largest  log P / lp(|y|)
+        beam       = the M candidates with the largest  log P / lp(|y|)
 
     with ``lp(n) = ((5 + n) / 6) ** length_penalty`` (GNMT; 1 for the default 0, i.e. no length
     normalisation). Ties go to the candidate of the better-ranked parent, then the smaller token,
@@ -188,7 +188,7 @@ def beam_search(step: Callable, state, *, beam_width: int, max_length: int,
         state: the state before the first step for the ``batch`` sources: an array with one row
             per source on axis 0, or a (nested) tuple, list or dict of such arrays, or None for
             a model without state. The search repeats each row ``beam_width`` times.
-        beam_width: ``k >= 1``, how many hypotheses are kept per source.
+        beam_width: ``M >= 1``, how many hypotheses are kept per source.
         max_length: the most tokens a hypothesis may have, the end token included (the number
             of steps; :func:`~rnnbook.sampling.generate`'s ``max_length`` excludes the end).
         end_token: the token that ends an output (default 0, the book's marker), or None for
@@ -199,8 +199,8 @@ def beam_search(step: Callable, state, *, beam_width: int, max_length: int,
             output characters).
         min_length: the end token may not be one of the first ``min_length`` tokens (e.g. 1 to
             forbid the empty name); 0 by default.
-        length_penalty: GNMT's ``alpha`` (0 by default: no normalisation; 0.6 to 1 favour
-            longer outputs).
+        length_penalty: GNMT's exponent ``chi``, the book's χ (0 by default: no normalisation;
+            0.6 to 1 favour longer outputs).
 
     Returns:
         a :class:`BeamResult` ``(tokens, log_prob, score, length, finished)`` with arrays of

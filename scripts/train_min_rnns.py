@@ -97,16 +97,25 @@ def adding_data(steps: int, seed: int, updates: int):
 
 def adding_run(cell: str, steps: int, seed: int, updates: int) -> dict:
     """Train one model; the test MSE every ``ADD_EVAL_EVERY`` updates and the time taken."""
-    (x, y), (x_test, y_test) = adding_data(steps, seed, updates)
+    (x, y), test = adding_data(steps, seed, updates)
     model = adding_model(cell, steps, seed)
+    return fit_adding_curve(model, x, y, test, updates, ADD_BATCH, ADD_EVAL_EVERY)
+
+
+def fit_adding_curve(model, x, y, test, updates: int, batch: int, every: int) -> dict:
+    """Train a compiled ``model`` for ``updates`` updates on consecutive mini-batches of ``batch``
+    rows of ``x``, ``y`` (no shuffling), and record the test MSE on ``test = (x_test, y_test)``
+    after every ``every`` updates, and the CPU time spent in ``fit``. Chapter 18's script
+    (train_regularised.py) trains its adding-problem runs with this too."""
+    x_test, y_test = test
     curve, seconds = [], 0.0
-    every = min(ADD_EVAL_EVERY, updates)
+    every = min(every, updates)
     for start in range(0, updates, every):
-        rows = slice(start * ADD_BATCH, (start + every) * ADD_BATCH)
+        rows = slice(start * batch, (start + every) * batch)
         began = time.process_time()
-        model.fit(x[rows], y[rows], batch_size=ADD_BATCH, epochs=1, shuffle=False, verbose=0)
+        model.fit(x[rows], y[rows], batch_size=batch, epochs=1, shuffle=False, verbose=0)
         seconds += time.process_time() - began
-        y_hat = model.predict(x_test, batch_size=ADD_TEST, verbose=0)
+        y_hat = model.predict(x_test, batch_size=len(x_test), verbose=0)
         curve.append(float(np.mean((y_hat - y_test) ** 2)))
     return {"test_mse": curve[-1], "curve": curve, "cpu_s_per_update": seconds / updates,
             "params": int(model.count_params())}

@@ -110,23 +110,16 @@ def adding_run(cell: str, steps: int, seed: int, updates: int) -> dict:
 
     from rnnbook.keras_cells import LayerNormLSTMCell
 
-    (x, y), (x_test, y_test) = adding_data(steps, seed, updates)
+    (x, y), test = adding_data(steps, seed, updates)
     keras.utils.set_random_seed(seed)
     layer = (keras.layers.LSTM(ADD_UNITS) if cell == "LSTM"
              else keras.layers.RNN(LayerNormLSTMCell(ADD_UNITS)))
     model = keras.Sequential([keras.Input((steps, 2)), layer, keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.Adam(ADD_LR), loss="mse")
-    curve, seconds = [], 0.0
-    every = min(ADD_EVAL_EVERY, updates)
-    for start in range(0, updates, every):
-        rows = slice(start * ADD_BATCH, (start + every) * ADD_BATCH)
-        began = time.process_time()
-        model.fit(x[rows], y[rows], batch_size=ADD_BATCH, epochs=1, shuffle=False, verbose=0)
-        seconds += time.process_time() - began
-        y_hat = model.predict(x_test, batch_size=ADD_TEST, verbose=0)
-        curve.append(float(np.mean((y_hat - y_test) ** 2)))
-    return {"test_mse": curve[-1], "curve": curve, "cpu_s_per_update": seconds / updates,
-            "params": int(model.count_params())}
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from train_min_rnns import fit_adding_curve     # the same loop as chapter 22's runs
+
+    return fit_adding_curve(model, x, y, test, updates, ADD_BATCH, ADD_EVAL_EVERY)
 
 
 def add_adding_seeds(new_seeds: list, out) -> None:

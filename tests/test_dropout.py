@@ -13,9 +13,10 @@ import pytest
 import tensorflow as tf
 
 import rnnbook
-from rnnbook import (dropout_masks, from_keras, gru_backward, gru_forward, gru_step,
-                     keras_dropout_masks, lstm_backward, lstm_forward, lstm_step, rnn_backward,
-                     rnn_forward, rnn_step, set_keras_dropout_masks)
+from rnnbook import (dropout_masks, from_keras, gru_step, keras_dropout_masks, lstm_step,
+                     rnn_step, set_keras_dropout_masks)
+
+from layer_calls import backward, forward   # tests/layer_calls.py
 
 KINDS = ["simple", "lstm", "gru", "gru_before"]
 GATES = {"simple": 1, "lstm": 4, "gru": 3, "gru_before": 3}
@@ -53,24 +54,6 @@ def keras_masks(kind, layer, shape, rng, dtype):
     m_h = (dropout_masks(cell.recurrent_dropout, lead + (batch, hidden), rng, dtype)
            if cell.recurrent_dropout else None)
     return m_x, m_h
-
-
-def forward(kind, x, p, **kw):
-    if kind == "simple":
-        return rnn_forward(x, p["W_x"], p["W_h"], p["b_h"], **kw)
-    if kind == "lstm":
-        return lstm_forward(x, p["W_x"], p["W_h"], p["b"], **kw)[0]
-    return gru_forward(x, p["W_x"], p["W_h"], p["b_x"], p["b_h"], reset_after=kind == "gru",
-                       **kw)
-
-
-def backward(kind, x, p, dH, **kw):
-    if kind == "simple":
-        return rnn_backward(x, p["W_x"], p["W_h"], p["b_h"], dH, **kw)
-    if kind == "lstm":
-        return lstm_backward(x, p["W_x"], p["W_h"], p["b"], dH, **kw)
-    return gru_backward(x, p["W_x"], p["W_h"], p["b_x"], p["b_h"], dH,
-                        reset_after=kind == "gru", **kw)
 
 
 def keras_gradients(kind, g):

@@ -12,8 +12,10 @@ import tensorflow as tf
 
 import rnnbook
 import rnnbook._recurrence
-from rnnbook import (from_keras, gru_backward, gru_forward, gru_step, lstm_backward,
-                     lstm_forward, lstm_step, rnn_backward, rnn_forward, rnn_step, to_keras)
+from rnnbook import (from_keras, gru_forward, gru_step, lstm_forward, lstm_step, rnn_step,
+                     to_keras)
+
+from layer_calls import backward, forward   # tests/layer_calls.py
 
 KINDS = ["simple", "lstm", "gru", "gru_before"]
 GATES = {"simple": 1, "lstm": 4, "gru": 3, "gru_before": 3}
@@ -44,25 +46,6 @@ def built(kind, shape, rng, **kwargs):
         scale = 1.2 / np.sqrt(fan_in[w.path.split("/")[-1]])
         w.assign(rng.normal(scale=scale, size=w.shape).astype("float32"))
     return layer, rng.normal(size=(batch, time, inputs)).astype("float32")
-
-
-def forward(kind, x, p, **kw):
-    """The output sequence of rnnbook's layer ``kind``."""
-    if kind == "simple":
-        return rnn_forward(x, p["W_x"], p["W_h"], p["b_h"], **kw)
-    if kind == "lstm":
-        return lstm_forward(x, p["W_x"], p["W_h"], p["b"], **kw)[0]
-    return gru_forward(x, p["W_x"], p["W_h"], p["b_x"], p["b_h"], reset_after=kind == "gru",
-                       **kw)
-
-
-def backward(kind, x, p, dH, **kw):
-    if kind == "simple":
-        return rnn_backward(x, p["W_x"], p["W_h"], p["b_h"], dH, **kw)
-    if kind == "lstm":
-        return lstm_backward(x, p["W_x"], p["W_h"], p["b"], dH, **kw)
-    return gru_backward(x, p["W_x"], p["W_h"], p["b_x"], p["b_h"], dH,
-                        reset_after=kind == "gru", **kw)
 
 
 def params(kind, hidden, inputs, rng, scale=0.5):

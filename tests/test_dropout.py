@@ -16,20 +16,12 @@ import rnnbook
 from rnnbook import (dropout_masks, from_keras, gru_step, keras_dropout_masks, lstm_step,
                      rnn_step, set_keras_dropout_masks)
 
-from layer_calls import backward, forward   # tests/layer_calls.py
+from layer_calls import backward, forward, keras_layer   # tests/layer_calls.py
 
 KINDS = ["simple", "lstm", "gru", "gru_before"]
 GATES = {"simple": 1, "lstm": 4, "gru": 3, "gru_before": 3}
 # (input dropout rate, recurrent dropout rate): inputs only, h_{t-1} only, both
 RATES = [(0.3, 0.0), (0.0, 0.4), (0.25, 0.5)]
-
-
-def keras_layer(kind, hidden, **kwargs):
-    if kind == "simple":
-        return keras.layers.SimpleRNN(hidden, return_sequences=True, **kwargs)
-    if kind == "lstm":
-        return keras.layers.LSTM(hidden, return_sequences=True, **kwargs)
-    return keras.layers.GRU(hidden, return_sequences=True, reset_after=kind == "gru", **kwargs)
 
 
 def built(kind, shape, rng, dtype="float32", **kwargs):

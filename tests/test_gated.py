@@ -15,21 +15,13 @@ import rnnbook._recurrence
 from rnnbook import (from_keras, gru_forward, gru_step, lstm_forward, lstm_step, rnn_step,
                      to_keras)
 
-from layer_calls import backward, forward   # tests/layer_calls.py
+from layer_calls import backward, forward, keras_layer   # tests/layer_calls.py
 
 KINDS = ["simple", "lstm", "gru", "gru_before"]
 GATES = {"simple": 1, "lstm": 4, "gru": 3, "gru_before": 3}
 # (batch, time, input, hidden): batch 1-64, time 1-50, input 1-16, hidden 1-64
 SHAPES = [(1, 1, 1, 1), (2, 7, 3, 5), (16, 10, 1, 32), (64, 20, 16, 64), (3, 50, 4, 8),
           (5, 1, 16, 2)]
-
-
-def keras_layer(kind, hidden, **kwargs):
-    if kind == "simple":
-        return keras.layers.SimpleRNN(hidden, return_sequences=True, **kwargs)
-    if kind == "lstm":
-        return keras.layers.LSTM(hidden, return_sequences=True, **kwargs)
-    return keras.layers.GRU(hidden, return_sequences=True, reset_after=kind == "gru", **kwargs)
 
 
 def built(kind, shape, rng, **kwargs):

@@ -16,24 +16,11 @@ import rnnbook
 from rnnbook import (dropout_masks, from_keras, gru_step, keras_dropout_masks, lstm_step,
                      rnn_step, set_keras_dropout_masks)
 
-from layer_calls import backward, forward, keras_layer   # tests/layer_calls.py
+from layer_calls import (GATES, KINDS, backward, built, forward, keras_layer,
+                         params)
 
-KINDS = ["simple", "lstm", "gru", "gru_before"]
-GATES = {"simple": 1, "lstm": 4, "gru": 3, "gru_before": 3}
 # (input dropout rate, recurrent dropout rate): inputs only, h_{t-1} only, both
 RATES = [(0.3, 0.0), (0.0, 0.4), (0.25, 0.5)]
-
-
-def built(kind, shape, rng, dtype="float32", **kwargs):
-    """A built Keras layer with random weights of Keras's scale and an input batch for it."""
-    batch, time, inputs, hidden = shape
-    layer = keras_layer(kind, hidden, dtype=dtype, **kwargs)
-    layer.build((batch, time, inputs))
-    fan_in = {"kernel": inputs, "recurrent_kernel": hidden, "bias": 4}
-    for w in layer.weights:
-        scale = 1.2 / np.sqrt(fan_in[w.path.split("/")[-1]])
-        w.assign(rng.normal(scale=scale, size=w.shape).astype(dtype))
-    return layer, rng.normal(size=(batch, time, inputs)).astype(dtype)
 
 
 def keras_masks(kind, layer, shape, rng, dtype):
@@ -167,17 +154,6 @@ def test_dropout_with_a_sequence_mask_and_go_backwards_matches_keras(kind, go_ba
 # ---------------------------------------------------------------------------------------------
 # The backward pass with masks, against finite differences
 # ---------------------------------------------------------------------------------------------
-def params(kind, hidden, inputs, rng, scale=0.5):
-    rows = GATES[kind] * hidden
-    p = {"W_x": rng.normal(scale=scale, size=(rows, inputs)),
-         "W_h": rng.normal(scale=scale, size=(rows, hidden))}
-    bias = {"simple": "b_h", "lstm": "b", "gru": "b_x", "gru_before": "b_x"}[kind]
-    p[bias] = rng.normal(scale=scale, size=rows)
-    if kind.startswith("gru"):
-        p["b_h"] = rng.normal(scale=scale, size=rows) if kind == "gru" else None
-    return p
-
-
 @pytest.mark.parametrize("kind, per_gate", [(kind, per_gate) for kind in KINDS
                                              for per_gate in (False, True)
                                              if kind != "simple" or not per_gate])

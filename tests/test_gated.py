@@ -15,44 +15,11 @@ import rnnbook._recurrence
 from rnnbook import (from_keras, gru_forward, gru_step, lstm_forward, lstm_step, rnn_step,
                      to_keras)
 
-from layer_calls import backward, forward, keras_layer   # tests/layer_calls.py
+from layer_calls import GATES, KINDS, backward, built, forward, params   # tests/layer_calls.py
 
-KINDS = ["simple", "lstm", "gru", "gru_before"]
-GATES = {"simple": 1, "lstm": 4, "gru": 3, "gru_before": 3}
 # (batch, time, input, hidden): batch 1-64, time 1-50, input 1-16, hidden 1-64
 SHAPES = [(1, 1, 1, 1), (2, 7, 3, 5), (16, 10, 1, 32), (64, 20, 16, 64), (3, 50, 4, 8),
           (5, 1, 16, 2)]
-
-
-def built(kind, shape, rng, **kwargs):
-    """A built Keras layer with random weights (biases included) and an input batch for it.
-
-    The weights are scaled like Keras's initialisers (about 1/sqrt(fan-in)), so that the
-    network is not chaotic and float32 rounding stays at the level of 1e-7.
-    """
-    batch, time, inputs, hidden = shape
-    layer = keras_layer(kind, hidden, **kwargs)
-    layer.build((batch, time, inputs))
-    fan_in = {"kernel": inputs, "recurrent_kernel": hidden, "bias": 4}
-    for w in layer.weights:
-        scale = 1.2 / np.sqrt(fan_in[w.path.split("/")[-1]])
-        w.assign(rng.normal(scale=scale, size=w.shape).astype("float32"))
-    return layer, rng.normal(size=(batch, time, inputs)).astype("float32")
-
-
-def params(kind, hidden, inputs, rng, scale=0.5):
-    """Random float64 parameters in the book's layout."""
-    rows = GATES[kind] * hidden
-    p = {"W_x": rng.normal(scale=scale, size=(rows, inputs)),
-         "W_h": rng.normal(scale=scale, size=(rows, hidden))}
-    if kind == "simple":
-        p["b_h"] = rng.normal(scale=scale, size=rows)
-    elif kind == "lstm":
-        p["b"] = rng.normal(scale=scale, size=rows)
-    else:
-        p["b_x"] = rng.normal(scale=scale, size=rows)
-        p["b_h"] = rng.normal(scale=scale, size=rows) if kind == "gru" else None
-    return p
 
 
 def initial_states(kind, batch, hidden, rng, dtype="float32"):

@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/bench_rnn.py --layers lstm gru
     .venv/bin/python benchmarks/bench_rnn.py --quick          # fewer, shorter repetitions
     .venv/bin/python benchmarks/bench_rnn.py --repeat 15      # more repetitions per median
+    .venv/bin/python benchmarks/bench_rnn.py --keep-freed-memory   # see "Fresh memory" below
 
 For each layer and shape (batch, time, input -> hidden), float32, the script builds one Keras
 layer (``SimpleRNN``, ``LSTM`` or ``GRU`` with its default ``reset_after=True``, all with
@@ -29,6 +30,19 @@ its own, after them: its worker threads stay busy after each call and slow whate
 
 Keras runs as a reader gets it by default: oneDNN stays on (``rnnbook.setup`` is *not* called,
 since it turns oneDNN off for bit-identical notebooks); only TensorFlow's log level is raised.
+
+Fresh memory. rnnbook's backward functions keep every step's gates in a few large arrays
+(about 200 MB per call at the (256, 100, 64 -> 256) shape), which the C library maps fresh from
+the operating system at each call and gives back afterwards; TensorFlow's loop allocates many
+small per-step tensors, which its allocator reuses without asking the system. How much the
+first touch of fresh memory costs depends on the machine. On the 2-core virtual machine the
+book's numbers come from, freed memory is handed back to the host (virtio free page reporting),
+and touching it again costs about 0.7 ms per MB at best and 5 ms per MB at random moments: the
+rnnbook rows of a run then slow down by up to 3x, with spreads of 100-300%. The header's
+``fresh memory`` line measures this cost (first touch of a fresh 64 MB mapping, against a
+second touch), so a run says which machine it had. ``--keep-freed-memory`` asks glibc, through
+``mallopt``, to keep freed memory in the process (no ``mmap`` for large blocks, no trimming)
+for *both* contenders; it is off by default, and the header says which was used.
 """
 
 from __future__ import annotations
@@ -118,6 +132,51 @@ def measure(contenders: dict, repeat: int, min_time: float, warmup: int,
 
 
 LAYERS = ("simple", "lstm", "gru")
+
+
+def keep_freed_memory() -> str:
+    """Ask glibc to serve every allocation from the process's heap and never give freed memory
+    back to the system (``mallopt(M_MMAP_MAX, 0)``, ``mallopt(M_TRIM_THRESHOLD, 2**62)``).
+    Call before the first large allocation; returns what was done, for the header."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    if libc is None or not hasattr(libc, "mallopt"):
+        return "not available (no glibc mallopt): default allocator"
+    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4                  # from glibc's <malloc.h>
+    ok = libc.mallopt(M_MMAP_MAX, 0) == 1
+    ok &= libc.mallopt(M_TRIM_THRESHOLD, ctypes.c_int(2**31 - 1)) == 1
+    return "glibc keeps freed memory (mallopt M_MMAP_MAX=0, M_TRIM_THRESHOLD=2**31-1)" if ok \
+        else "mallopt refused: default allocator"
+
+
+def fresh_memory_cost(mib: int = 64, repeat: int = 5) -> str:
+    """How long touching freshly mapped memory takes here, against touching it again.
+
+    Each repetition maps ``mib`` MiB anonymously (``mmap``, bypassing the C library's
+    allocator), writes one byte per 4 KiB page, then writes them all again. Reports the medians
+    in ms per 100 MB; a first touch far above ~10 ms/100 MB means the machine's memory is slow to
+    hand out (see the module docstring)."""
+    import mmap
+
+    first, again = [], []
+    for _ in range(repeat):
+        m = mmap.mmap(-1, mib << 20)
+        pages = np.frombuffer(m, dtype=np.uint8)[::4096]
+        t0 = time.perf_counter()
+        pages[:] = 1
+        t1 = time.perf_counter()
+        pages[:] = 2
+        t2 = time.perf_counter()
+        first.append(t1 - t0)
+        again.append(t2 - t1)
+        del pages
+        m.close()
+    per100 = 100 / (mib * 1.048576) * 1e3
+    return (f"first touch {statistics.median(first) * per100:.1f} ms per 100 MB "
+            f"(max {max(first) * per100:.0f}), again {statistics.median(again) * per100:.1f}")
 
 
 def rnnbook_functions(kind: str, p: dict, x: np.ndarray, dH: np.ndarray):
@@ -218,7 +277,7 @@ def build_case(kind, shape, rng):
     }
 
 
-def header() -> str:
+def header(allocator: str) -> str:
     import keras
     import tensorflow as tf
 
@@ -232,6 +291,7 @@ def header() -> str:
         f"keras   : {keras.__version__}, tensorflow {tf.__version__}, oneDNN {onednn}, "
         f"intra-op threads {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}",
         f"rnnbook : {rnnbook.__version__}",
+        f"memory  : {allocator}; fresh memory: {fresh_memory_cost()}",
     ]
     return "\n".join(lines)
 
@@ -250,7 +310,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="threads for NumPy's BLAS (sets OPENBLAS_ and MKL_NUM_THREADS before "
                              "NumPy is imported; default: the library's choice, one per core). "
                              "TensorFlow's own thread pools are not affected")
+    parser.add_argument("--keep-freed-memory", action="store_true",
+                        help="ask glibc to keep freed memory in the process, for both contenders "
+                             "(see the module docstring); default: the system's allocator as is")
     args = parser.parse_args(argv)
+    allocator = keep_freed_memory() if args.keep_freed_memory else "default allocator"
     repeat = args.repeat or (3 if args.quick else 7)
     min_time = args.min_time or (0.05 if args.quick else 0.2)
     warmup = 2 if args.quick else 5
@@ -261,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
-    print(header())
+    print(header(allocator))
     print(f"timing  : median of {repeat} repetitions of >= {min_time:g} s each, "
           f"after {warmup} warm-up calls; float32")
     print("ratio   : Keras time / rnnbook time (> 1 means rnnbook is faster); "

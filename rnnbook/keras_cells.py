@@ -16,8 +16,8 @@ bias of the normalizations; :func:`book_weights` reads them into the book's name
 The cell can also drop inputs and states the way Keras's own cells do (``dropout``,
 ``recurrent_dropout``; one mask per sequence, drawn once per call of the layer and reused at
 every step, inverted so that nothing changes at inference), with Keras's ``DropoutRNNCell``
-mixin, which ``keras.layers.RNN`` recognises (it is not exported under ``keras.layers``, so it
-is imported from ``keras.src``).
+mixin, which ``keras.layers.RNN`` recognises. Keras exports that mixin nowhere public, so it is
+imported from ``keras.src``; the comment at the import says why it cannot be avoided.
 
 This module imports Keras: import it after :func:`rnnbook.setup`, and only where Keras is
 wanted; ``import rnnbook`` does not import it.
@@ -28,7 +28,30 @@ from __future__ import annotations
 import keras
 import numpy as np
 from keras import ops
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell   # Keras's own mask cache
+
+# Why a private import. keras.layers.RNN draws a cell's dropout masks before its loop over time
+# and clears them after it only if the cell is an instance of Keras's DropoutRNNCell mixin
+# (RNN._maybe_config_dropout_masks and _maybe_reset_dropout_masks test
+# isinstance(cell, DropoutRNNCell)). Mask handling written here instead cannot take its place:
+# the cell would have to draw its masks inside call(), that is, inside the backend's loop, and
+# nothing tells it when a sequence ends. (Tried with Keras 3.15.1 on TensorFlow: such a cell
+# keeps its first mask for every later call, and one first drawn inside tf.function fails with
+# "out of scope" when called again.) So the cell must derive from that very class. Keras exports
+# it nowhere public: checked in the sources of every Keras 3 release, 3.0.0 to 3.15.1, and of
+# Keras's main branch at 3422977a5e (2026-08-21): no keras_export, nothing in keras/api. Every
+# release's wheel has it at this path, and RNN tests for it in all of them. If a release moves
+# it, the ImportError below says so; tests/test_layernorm.py checks that RNN still tests for
+# the class imported here.
+_MIXIN_PATH = "keras.src.layers.rnn.dropout_rnn_cell"
+try:
+    from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell   # Keras's mask cache
+except ImportError as error:   # pragma: no cover - only with a Keras that moved it
+    raise ImportError(
+        f"rnnbook.keras_cells needs Keras's DropoutRNNCell mixin, which keras.layers.RNN "
+        f"recognises and which Keras does not export publicly; Keras 3.0.0 to 3.15.1 have it "
+        f"in {_MIXIN_PATH}, but the installed Keras {keras.__version__} does not. Install "
+        f"keras==3.15.1 (requirements.txt) or update the import in rnnbook/keras_cells.py."
+    ) from error
 
 __all__ = ["LayerNormLSTMCell", "book_weights", "set_book_weights"]
 

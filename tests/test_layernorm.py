@@ -5,16 +5,22 @@ equals its defining equations written out step by step; every gradient equals fl
 differences; the Keras custom cell run by ``keras.layers.RNN`` gives the same outputs and,
 through ``tf.GradientTape``, the same gradients with respect to every weight, gain, bias and the
 input, in float32 and float64, with ``go_backwards``, a mask and initial states; the cell's
-dropout is off at inference and reuses one mask per sequence in training; bad arguments are
-refused with errors that name them.
+dropout is off at inference and reuses one mask per sequence in training; the private Keras
+mixin the cell derives from is still the class ``keras.layers.RNN`` tests for, and a Keras
+without it gives an ImportError that says so; bad arguments are refused with errors that name
+them.
 """
+
+import importlib
+import importlib.util
+import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from rnnbook import numerical_gradient
+from rnnbook import keras_cells, numerical_gradient
 from rnnbook.keras_cells import LayerNormLSTMCell, book_weights, set_book_weights
 from rnnbook.layernorm import (LN_LSTM_PARAMS, layer_norm, layer_norm_backward,
                                layernorm_lstm_backward, layernorm_lstm_forward)
@@ -203,6 +209,33 @@ def test_keras_cell_dropout_one_mask_per_sequence_and_off_at_inference(rng):
         candidates = [layernorm_lstm_forward(x[row:row + 1] * 2 * m, **p)[0] for m in keep]
         assert min(np.abs(c - dropped[row:row + 1]).max() for c in candidates) < 2e-5
     assert cell.get_config()["dropout"] == 0.5
+
+
+def test_keras_rnn_recognises_the_private_dropout_mixin_the_cell_derives_from():
+    # rnnbook.keras_cells imports DropoutRNNCell from keras.src because Keras exports it nowhere
+    # public and keras.layers.RNN draws dropout masks only for instances of it (see the comment
+    # at the import). This fails, saying so, when a Keras release moves or replaces it.
+    where = keras_cells._MIXIN_PATH
+    try:
+        module = importlib.import_module(where)
+    except ImportError:
+        pytest.fail(f"Keras {keras.__version__} has no module {where}: find where it keeps "
+                    f"DropoutRNNCell now and update rnnbook/keras_cells.py")
+    mixin = getattr(module, "DropoutRNNCell", None)
+    assert mixin is not None and mixin is keras_cells.DropoutRNNCell, (
+        f"Keras {keras.__version__}: {where} has no DropoutRNNCell")
+    rnn_module = sys.modules[keras.layers.RNN.__module__]
+    assert getattr(rnn_module, "DropoutRNNCell", None) is mixin, (
+        f"Keras {keras.__version__}: keras.layers.RNN ({rnn_module.__name__}) no longer tests "
+        f"for {where}.DropoutRNNCell, so it may not draw LayerNormLSTMCell's dropout masks")
+    assert issubclass(LayerNormLSTMCell, mixin) and issubclass(keras.layers.LSTMCell, mixin)
+
+
+def test_a_moved_dropout_mixin_gives_an_import_error_that_says_so(monkeypatch):
+    monkeypatch.setitem(sys.modules, keras_cells._MIXIN_PATH, None)    # as if it were gone
+    spec = importlib.util.spec_from_file_location("keras_cells_copy", keras_cells.__file__)
+    with pytest.raises(ImportError, match=r"DropoutRNNCell.*3\.0\.0 to 3\.15\.1"):
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
 
 
 def test_errors_name_the_argument(rng):

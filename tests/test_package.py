@@ -35,3 +35,15 @@ def test_import_from_any_directory_has_no_side_effects(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == rnnbook.__version__
     assert result.stderr == ""
+
+
+def test_longest_first_names_only_files_that_exist():
+    """tests/conftest.py's scheduling list must follow renames, or it silently stops helping."""
+    from pathlib import Path
+
+    from conftest import LONGEST_FIRST   # tests/conftest.py
+
+    root = Path(__file__).resolve().parents[1]
+    missing = [path for path in LONGEST_FIRST if not (root / path).is_file()]
+    assert not missing, f"LONGEST_FIRST names files that do not exist: {missing}"
+    assert len(set(LONGEST_FIRST)) == len(LONGEST_FIRST)

@@ -16,17 +16,19 @@ in ``seq2seq_seeds.json`` (``train_seeds``).
     .venv/bin/python scripts/train_seq2seq.py                 # about 20 min of CPU time
     .venv/bin/python scripts/train_seq2seq.py --seeds-only    # only seq2seq_seeds.json
     .venv/bin/python scripts/train_seq2seq.py --seeds-only --early-only   # about 2 min
-    .venv/bin/python scripts/train_seq2seq.py --beam --early-only   # only seq2seq_beam.json
+    .venv/bin/python scripts/train_seq2seq.py --beam      # only seq2seq_beam.json, 16 min
+    .venv/bin/python scripts/train_seq2seq.py --beam --early-only   # 5-epoch seeds, 2 min
 
 Measured on two cores: an epoch costs 4 to 4.6 s of CPU time, so seed 0's two runs (43 and
 21 epochs) about 5 minutes. The stored ``seq2seq_seeds.json`` comes from ``--seeds-only``:
 seeds 1 and 2 trained to convergence took 831 s of CPU time, as seed 1's plain model and seed
 2's attention model ran to ``MAX_EPOCHS`` (``--early-only`` gives the same 5-epoch scores in
-about 2 minutes). ``seq2seq_beam.json`` comes from ``--beam --early-only`` (130 s of CPU
-time): seeds 1 and 2 retrained for ``EARLY_EPOCHS`` epochs, their greedy scores checked equal
-to ``seq2seq_seeds.json``'s, and beam search (``beam_metrics``) run on every 5-epoch model and
-on seed 0's converged ones; ``--beam`` alone would also retrain seeds 1 and 2 to convergence
-(about 14 more minutes of CPU time) and search their converged models.
+about 2 minutes). ``seq2seq_beam.json`` comes from ``--beam`` (937 s of CPU time, 13 min on
+two shared cores): seeds 1 and 2 retrained to convergence, their greedy scores after
+``EARLY_EPOCHS`` epochs and converged checked equal to ``seq2seq_seeds.json``'s, and beam
+search (``beam_metrics``) run on all twelve models. ``--beam --early-only`` (130 s of CPU time)
+retrains seeds 1 and 2 for ``EARLY_EPOCHS`` epochs only and searches every 5-epoch model and
+seed 0's converged ones.
 
 Every model starts from ``keras.utils.set_random_seed(SEED)``; ``fit`` shuffles with
 TensorFlow's seeded generator, so a rerun on the same machine gives the same bits. The weights

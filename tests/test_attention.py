@@ -9,9 +9,7 @@ weights by re-running the script's first batches.
 """
 
 import datetime
-import importlib.util
 import re
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -20,8 +18,8 @@ import pytest
 import rnnbook
 from rnnbook.attention import additive_attention, dot_attention, greedy_decode
 from rnnbook.data import DATE_FORMATS, DATE_SOURCE_CHARS, DATE_TARGET_CHARS, date_pairs
+from script_loader import load_script   # tests/script_loader.py
 
-ROOT = Path(__file__).resolve().parent.parent
 ATOL = 1e-5
 
 # (batch, Tq, Tv, dim, dim_v, separate key)
@@ -238,11 +236,7 @@ def test_public_names_are_exported():
 # --- the stored weights of chapter 16 -----------------------------------------------------------
 
 def _script():
-    spec = importlib.util.spec_from_file_location(
-        "train_seq2seq", ROOT / "scripts" / "train_seq2seq.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/train_seq2seq.py")
 
 
 def test_stored_data_match_the_script():

@@ -18,7 +18,6 @@ The same checks run on rnnbook's own char_step with a tiny random CharModel, and
 must be named in the error.
 """
 
-import itertools
 
 import numpy as np
 import pytest

@@ -6,23 +6,17 @@ stored file is a complete, full (not ``--quick``) run of the current script, and
 script's own correctness check, which runs before it times a shape, works.
 """
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rnnbook import load_stored
+from script_loader import load_script as _load   # tests/script_loader.py
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "benchmarks" / "bench_scaling.py"
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("bench_scaling", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load("benchmarks/bench_scaling.py")
 
 
 @pytest.fixture(scope="module")

@@ -12,16 +12,14 @@ of wall time under load), nearly all of it TensorFlow tracing the training step.
 
 import gzip
 import hashlib
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import rnnbook
 from rnnbook.data import DATA_FILES, _read_ts, load_japanese_vowels
+from script_loader import load_script   # tests/script_loader.py
 
-ROOT = Path(__file__).resolve().parent.parent
 START_ATOL = 1e-5
 
 #: SHA-256 of the uncompressed .ts files as shipped in the aeon 1.6.0 wheel
@@ -83,11 +81,7 @@ def test_ts_parser_checks_its_lines():
 # --- the stored weights of chapter 14 -------------------------------------------------------
 
 def _script():
-    spec = importlib.util.spec_from_file_location(
-        "train_classifier", ROOT / "scripts" / "train_classifier.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/train_classifier.py")
 
 
 def test_stored_runs_cover_every_variant_and_seed():

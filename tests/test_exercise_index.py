@@ -1,18 +1,15 @@
 """book/exercises.md lists every exercise of every chapter, by chapter and title, in order."""
 
-import importlib.util
 import re
 from pathlib import Path
+
+from script_loader import load_script as _load   # tests/script_loader.py
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("exercise_index",
-                                                  ROOT / "scripts" / "exercise_index.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load("scripts/exercise_index.py")
 
 
 def test_the_exercise_index_is_up_to_date():

@@ -17,9 +17,7 @@ all runs share ``build``, ``prepare`` and ``train``. (Issue 20 §3: the six recu
 took 9 s of CPU time; these three take about 4.5.)
 """
 
-import importlib.util
 import math
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -29,8 +27,8 @@ import rnnbook
 from rnnbook.forecast import (LinearAR, fit_linear_ar, forecast_windows, linear_ar_forecast, mae,
                               mase, persistence_forecast, recursive_forecast,
                               seasonal_naive_forecast)
+from script_loader import load_script   # tests/script_loader.py
 
-ROOT = Path(__file__).resolve().parent.parent
 START_ATOL = 1e-5
 
 
@@ -233,11 +231,7 @@ def test_public_names_are_exported():
 # --- the stored weights of chapter 13 -------------------------------------------------------------
 
 def _script():
-    spec = importlib.util.spec_from_file_location(
-        "train_forecasting", ROOT / "scripts" / "train_forecasting.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/train_forecasting.py")
 
 
 def _stored_file(script, kind):

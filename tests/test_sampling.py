@@ -7,8 +7,6 @@ reproduces the stored start to 0.0 on the machine that trained them, and START_A
 for another CPU's rounding.
 """
 
-import importlib.util
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -19,8 +17,8 @@ from rnnbook.data import load_first_names
 from rnnbook.sampling import (MARKER, apply_temperature, char_initial_state,
                               char_model_from_keras, char_step, char_vocabulary, decode,
                               encode_words, generate, sample_categorical)
+from script_loader import load_script   # tests/script_loader.py
 
-ROOT = Path(__file__).resolve().parent.parent
 START_ATOL = 1e-4
 
 
@@ -154,11 +152,7 @@ def test_first_names_offline_shape_and_dtype(no_network, sex, n):
 # --- the stored weights of chapter 15 --------------------------------------------------------------
 
 def _script():
-    spec = importlib.util.spec_from_file_location(
-        "train_char_model", ROOT / "scripts" / "train_char_model.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/train_char_model.py")
 
 
 def test_first_epoch_of_the_script_reproduces_the_stored_start():
@@ -176,16 +170,22 @@ def test_first_epoch_of_the_script_reproduces_the_stored_start():
     np.testing.assert_allclose(history["loss"][0], stored["loss"][0], rtol=1e-5)
 
 
+def _stored_model(script, data):
+    """The chapter's model with the stored final weights (char_model_weights.npz)."""
+    stored = rnnbook.load_stored(script.WEIGHTS)
+    model = script.build(len(data["vocabulary"]))
+    model.set_weights([stored[f"final__{i}"] for i in range(6)])
+    return model
+
+
 def test_stored_seed_scores_belong_to_the_stored_model():
     """char_model_seeds.json lists every seed of the script, and its seed-0 scores are those
     of the stored weights (the model the chapter uses), recomputed by the script's code."""
     script = _script()
     runs = rnnbook.load_stored(script.SEEDS_FILE)["seeds"]
     assert [run["seed"] for run in runs] == list(script.SEEDS) and len(runs) >= 3
-    stored = rnnbook.load_stored(script.WEIGHTS)
     data = script.prepare()
-    model = script.build(len(data["vocabulary"]))
-    model.set_weights([stored[f"final__{i}"] for i in range(6)])
+    model = _stored_model(script, data)
     again = script.seed_metrics(model, data)
     for key in ("name_nll_at_1.0", "name_nll_at_1.1", "name_nll_state_reset"):
         np.testing.assert_allclose(again[key], runs[0][key], atol=1e-5, err_msg=key)
@@ -201,10 +201,8 @@ def test_stored_beam_names_belong_to_the_stored_model():
     script = _script()
     beams = rnnbook.load_stored(script.BEAM_FILE)["seeds"]
     assert [run["seed"] for run in beams] == list(script.SEEDS) and len(beams) >= 3
-    stored = rnnbook.load_stored(script.WEIGHTS)
     data = script.prepare()
-    model = script.build(len(data["vocabulary"]))
-    model.set_weights([stored[f"final__{i}"] for i in range(6)])
+    model = _stored_model(script, data)
     again = script.beam_metrics(model, data)
     for k in script.BEAM_WIDTHS:
         assert again[str(k)]["names"] == beams[0][str(k)]["names"]

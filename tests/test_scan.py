@@ -6,7 +6,6 @@ TensorFlow (forward and GradientTape) and, in one child process, on JAX together
 ``jax.lax.associative_scan`` and ``jax.grad``; bad arguments must be named in the error.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -22,6 +21,7 @@ import rnnbook
 from rnnbook import linear_scan, linear_scan_backward, numerical_gradient
 from rnnbook.scan import _scan_parallel, _scan_sequential, scan_combine
 from test_backend_jax import FAST_COMPILE   # tests/test_backend_jax.py
+from script_loader import load_script   # tests/script_loader.py
 
 # (batch, time, hidden): every time length up to 9 exercises each odd/even branch of the pairing
 SHAPES = [(1, 1, 1), (2, 2, 3), (3, 3, 2), (2, 5, 4), (1, 8, 1), (4, 9, 3), (3, 33, 5),
@@ -262,10 +262,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_scan.py"
 
 
 def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_scan", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/bench_scan.py")
 
 
 def test_stored_scan_timing_is_a_full_run_of_the_current_script():

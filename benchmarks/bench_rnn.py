@@ -106,11 +106,12 @@ def blas_threads() -> str:
 
 
 def measure(contenders: dict, repeat: int, min_time: float, warmup: int,
-            pause: float = 0.5) -> dict[str, tuple[float, float]]:
+            pause: float = 0.5, prime: bool = False) -> dict[str, tuple[float, float]]:
     """Median and spread (max/min - 1) of the per-call time of each ``fn()``, in seconds.
 
     The contenders are interleaved: repetition r times each of them once, in turn, each after a
-    ``pause`` of that many seconds.
+    ``pause`` of that many seconds. With ``prime``, each repetition first makes one untimed call
+    (after the pause), so that every timed call follows a call of its own contender.
     """
     timers, numbers, per_call = {}, {}, {name: [] for name in contenders}
     for name, fn in contenders.items():
@@ -127,6 +128,8 @@ def measure(contenders: dict, repeat: int, min_time: float, warmup: int,
             # before they sleep; pause so the previous contender's idle threads do not steal
             # this one's cores.
             time.sleep(pause)
+            if prime:
+                contenders[name]()
             per_call[name].append(timer.timeit(numbers[name]) / numbers[name])
     return {name: (statistics.median(t), max(t) / min(t) - 1.0) for name, t in per_call.items()}
 
@@ -310,6 +313,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="threads for NumPy's BLAS (sets OPENBLAS_ and MKL_NUM_THREADS before "
                              "NumPy is imported; default: the library's choice, one per core). "
                              "TensorFlow's own thread pools are not affected")
+    parser.add_argument("--cold", action="store_true",
+                        help="no untimed call before each repetition: a call that alone fills "
+                             "--min-time is then timed right after the pause (see the module "
+                             "docstring)")
     parser.add_argument("--keep-freed-memory", action="store_true",
                         help="ask glibc to keep freed memory in the process, for both contenders "
                              "(see the module docstring); default: the system's allocator as is")
@@ -326,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     print(header(allocator))
-    print(f"timing  : median of {repeat} repetitions of >= {min_time:g} s each, "
+    protocol = "cold (no untimed call first)" if args.cold else "each after one untimed call"
+    print(f"timing  : median of {repeat} repetitions of >= {min_time:g} s each, {protocol}, "
           f"after {warmup} warm-up calls; float32")
     print("ratio   : Keras time / rnnbook time (> 1 means rnnbook is faster); "
           "spread = max/min - 1 over the repetitions\n")
@@ -346,9 +354,10 @@ def main(argv: list[str] | None = None) -> int:
                 # threads busy for a while after each call (it slowed the NumPy code that
                 # followed it by up to 60% in trials), so it is timed on its own.
                 eager = {k: v for k, v in contenders.items() if k == "keras eager"}
+                timing = (repeat, min_time, warmup)
                 results = measure({k: v for k, v in contenders.items() if k not in eager},
-                                  repeat, min_time, warmup)
-                results.update(measure(eager, repeat, min_time, warmup) if eager else {})
+                                  *timing, prime=not args.cold)
+                results.update(measure(eager, *timing, prime=not args.cold) if eager else {})
                 ours = results["rnnbook"][0]
                 for name, (t, spread) in results.items():
                     ratio = "" if name == "rnnbook" else f"{t / ours:6.2f}"

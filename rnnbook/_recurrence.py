@@ -146,12 +146,11 @@ def check_dropouts(input_dropout, recurrent_dropout, gates: int, x_shape: tuple,
 # ----------------------------------------------------------------------------------------------
 def matmul_into(a: np.ndarray, W: np.ndarray, out: np.ndarray) -> None:
     """``out = a @ W`` as one 2-d product, for one step's rows (batch, k) or a block of steps
-    (steps, batch, k); ``out`` (C-contiguous when 3-d) receives (..., W.shape[1])."""
-    if a.ndim == 2:
+    (steps, batch, k); ``out`` receives (..., W.shape[1]). A C-contiguous 3-d ``out`` gets
+    one product over all the block's rows; any other, one product per step."""
+    if a.ndim == 2 or not out.flags.c_contiguous:
         np.matmul(a, W, out=out)
         return
-    if not out.flags.c_contiguous:
-        raise ValueError("matmul_into needs a C-contiguous 3-d out")
     np.matmul(a.reshape(-1, a.shape[-1]), W, out=out.reshape(-1, out.shape[-1]))
 
 
@@ -378,10 +377,11 @@ def run_backward(cell, x1: np.ndarray, W_x: np.ndarray, dOut_tm: np.ndarray, m_t
     gradient on ``P_t`` into ``dp`` and on the recurrent pre-activations into ``dq`` (the same
     array for cells whose recurrent product adds straight into ``P_t``), and returns the gradients
     on the previous states. ``cell.accumulate(dq_block, start, stop)`` adds one block of steps to
-    its recurrent weight gradients. A cell built from the states a forward pass returned
-    (``cell.from_states``) has not kept its gates: ``cell.recompute(start, stop)`` forms those
-    of one block of steps from ``h_{t-1}``, as a few matrix products over the whole block,
-    before the block is walked back.
+    its recurrent weight gradients. A cell that has not kept everything it needs
+    (``cell.recomputes``) forms the rest for one block of steps, ``cell.recompute(start,
+    stop)``, before the block is walked back: all the gates, from ``h_{t-1}`` and as a few
+    matrix products over the whole block, for a cell built from the states a forward pass
+    returned (``cell.from_states``); only ``tanh(c_t)`` for an LSTM that kept its gates.
 
     Returns ``(dW_xb, dx_tm, dstates0)``: ``[dW_x, db_x]`` of shape (rows, input + 1), the input
     gradients (time, batch, input) and the gradients on the initial states.
@@ -396,7 +396,7 @@ def run_backward(cell, x1: np.ndarray, W_x: np.ndarray, dOut_tm: np.ndarray, m_t
     dx_tm = np.empty((time, batch, inputs1 - 1), dtype=dtype)
     dOut = dOut_tm if m_tm is None else np.where(seen(m_tm), dOut_tm, 0)
     carry = [np.zeros((batch, cell.hidden), dtype=dtype) for _ in cell.initial]
-    recompute = getattr(cell, "from_states", False)
+    recompute = getattr(cell, "recomputes", False)
     # inf - inf and 0 * inf (invalid) only happen once something is already infinite: an
     # overflow, which NumPy reports, or a bad input, which the caller reports by name.
     with np.errstate(invalid="ignore"):

@@ -39,12 +39,16 @@ __all__ = ["gru_step", "gru_forward", "gru_backward"]
 class _GRUCell:
     """The GRU cell for the shared loop. ``P_t = x_t @ W_x.T + b_x`` arrives precomputed.
 
-    Buffers, time-major: ``ZR`` (time, batch, 2H) the gates, ``HC`` the candidates ``h~_t``,
-    ``H`` the states, and for ``reset_after=True`` ``MH`` = ``h_{t-1} @ W_h^h.T + b_h^h``.
+    Buffers, time-major: the projections ``P`` (time, batch, 3H), which the gates overwrite in
+    place, so that ``ZR = P[..., :2H]`` holds ``[z_t, r_t]`` and ``HC = P[..., 2H:]`` the
+    candidates ``h~_t`` (views, no copies); ``H`` the states; and for ``reset_after=True``
+    ``MH`` = ``h_{t-1} @ W_h^h.T + b_h^h``. Kept for the backward pass, that is (time, batch,
+    5H) numbers (4H without ``reset_after``).
 
     Built from the states a forward pass returned (``given = (H, x1, W_xb)``, time-major), the
-    cell keeps no gates: :meth:`recompute` fills ``ZR``, ``HC`` and ``MH`` for one block of
-    steps at a time, and ``offset`` (the block's first step) maps a step to its row in them.
+    cell keeps no gates: :meth:`recompute` fills ``P`` (so ``ZR`` and ``HC``) and ``MH`` for one
+    block of steps at a time, and ``offset`` (the block's first step) maps a step to its row in
+    them.
     """
 
     def __init__(self, time, batch, W_h, b_h, h0, reset_after, dtype, keep, drop=None,
@@ -61,16 +65,20 @@ class _GRUCell:
         scale = _gate_scale(n, dtype)
         W_hT = np.ascontiguousarray((W_h * scale[:, None]).T)        # (H, 3H)
         self.from_states, self.offset = given is not None, 0
+        self.recomputes = self.from_states           # run_backward: recompute() per block
         if given is None:
-            # keep: the gates of every step are kept for the backward pass; otherwise each
-            # step's projections and gates are worked on in small reused buffers (see
-            # rec.run_forward), and step t uses slot 0.
+            # keep: the gates of every step are kept for the backward pass, over the
+            # projections; otherwise each step's projections and gates are worked on in small
+            # reused buffers (see rec.run_forward), and step t uses slot 0 (contiguous gate
+            # buffers: at small sizes NumPy is faster on them than on columns of P).
             self.projections = rec.Projections(time, batch, rows, dtype, keep)
-            steps = time if keep else 1
             self.keep = keep
-            self.ZR = np.empty((steps, batch, 2 * n), dtype)
-            self.HC = np.empty((steps, batch, n), dtype)
-            self.MH = np.empty((steps, batch, n), dtype) if reset_after else None
+            if keep:
+                self._views(self.projections.all)
+            else:
+                self.ZR = np.empty((1, batch, 2 * n), dtype)
+                self.HC = np.empty((1, batch, n), dtype)
+            self.MH = np.empty((time if keep else 1, batch, n), dtype) if reset_after else None
             self.H = np.empty((time, batch, n), dtype)
         else:
             self.H, self.x1, self.W_xb = given
@@ -86,6 +94,11 @@ class _GRUCell:
         self.dW_h = np.zeros((rows, n), dtype)
         self.db_h = np.zeros(rows, dtype) if reset_after else None
 
+    def _views(self, P):
+        """``ZR`` and ``HC``: the gates' and the candidates' columns of ``P``, where the gates
+        are computed in place."""
+        self.P, self.ZR, self.HC = P, P[..., :2 * self.hidden], P[..., 2 * self.hidden:]
+
     def _product(self, h, W_T, out):
         """``out = h @ W_T``, or with recurrent dropout ``(h * m_g) @ W_T^g`` block by block."""
         if self.drop is None:
@@ -95,27 +108,33 @@ class _GRUCell:
 
     def gates(self, p, h_prev, zr, hc, mh, MH):
         """``[z, r]`` into ``zr`` and ``h~`` into ``hc`` from the (halved) projections ``p`` and
-        ``h_prev``: one step's (batch, ...) or a block of steps' (steps, batch, ...).
-        ``reset_after``: ``mh`` (p's shape) is scratch and ``MH`` receives ``m_h^h``."""
+        ``h_prev``: one step's (batch, ...) or a block of steps' (steps, batch, ...). ``zr``
+        and ``hc`` may be p's own columns ``p[..., :2H]`` and ``p[..., 2H:]`` (the gates then
+        overwrite the projections). ``mh`` (p's shape) is scratch; with ``reset_after``,
+        ``MH`` receives ``m_h^h``."""
         n = self.hidden
         if self.reset_after:
             self._product(h_prev, self.W_hT, mh)
             mh += self.b_h                                           # m_h = h W_h^T + b_h
-            np.add(p[..., :2 * n], mh[..., :2 * n], out=zr)
-            np.tanh(zr, out=zr)
-            MH[...] = mh[..., 2 * n:]                                # m_h^h
         else:
-            self._product(h_prev, self.W_hT_zr, zr)
-            zr += p[..., :2 * n]
-            np.tanh(zr, out=zr)
+            self._product(h_prev, self.W_hT_zr, mh[..., :2 * n])
+        np.add(p[..., :2 * n], mh[..., :2 * n], out=zr)
+        np.tanh(zr, out=zr)
         zr *= 0.5
         zr += 0.5                                                    # z, r = sigma(...)
+        rec_h = mh[..., 2 * n:]
         if self.reset_after:
-            np.multiply(zr[..., n:], MH, out=hc)                     # r * m_h^h
+            MH[...] = rec_h                                          # m_h^h
+            if np.may_share_memory(hc, p):                           # r * m_h^h, added to p
+                rec_h *= zr[..., n:]
+                hc += rec_h
+            else:                       # the same sum, on contiguous arrays (faster when small)
+                np.multiply(zr[..., n:], MH, out=hc)
+                hc += p[..., 2 * n:]
         else:
             h_h = h_prev if self.drop is None else h_prev * self.drop.mask(2)
-            rec.matmul_into(zr[..., n:] * h_h, self.W_hT_h, hc)      # (r * h) W_h^h.T
-        hc += p[..., 2 * n:]
+            rec.matmul_into(zr[..., n:] * h_h, self.W_hT_h, rec_h)   # (r * h) W_h^h.T
+            np.add(p[..., 2 * n:], rec_h, out=hc)
         np.tanh(hc, out=hc)                                          # h~_t
 
     def step(self, t, p, prev):
@@ -136,18 +155,14 @@ class _GRUCell:
         k, batch, n = stop - start, self.x1.shape[1], self.hidden
         dtype = self.W_h.dtype
         if self.ZR is None or len(self.ZR) < k:              # the first block is the largest
-            self.P = np.empty((k, batch, 3 * n), dtype)
-            self.ZR = np.empty((k, batch, 2 * n), dtype)
-            self.HC = np.empty((k, batch, n), dtype)
+            self._views(np.empty((k, batch, 3 * n), dtype))
             self.MH = np.empty((k, batch, n), dtype) if self.reset_after else None
-            self.M = np.empty((k, batch, 3 * n), dtype) if self.reset_after else None
+            self.M = np.empty((k, batch, 3 * n), dtype)
         P = self.P[:k]
         rec.matmul_into(self.x1[start:stop], self.W_xb, P)
         prev = rec.previous(self.H, self.initial[0], start, stop)
-        if self.reset_after:
-            self.gates(P, prev, self.ZR[:k], self.HC[:k], self.M[:k], self.MH[:k])
-        else:
-            self.gates(P, prev, self.ZR[:k], self.HC[:k], None, None)
+        self.gates(P, prev, self.ZR[:k], self.HC[:k], self.M[:k],
+                   self.MH[:k] if self.reset_after else None)
         self.offset = start
 
     def back_step(self, t, g, dp, dq):
@@ -377,14 +392,14 @@ def gru_backward(x, W_x, W_h, b_x, b_h, dH, h0=None, reset_after: bool = True,
     ``g_t * z_t`` is not.
 
     The backward pass needs every step's gates. Without ``H`` it runs the forward pass again
-    and keeps them all, with the projections: about (time, batch, 7H) numbers for
-    ``reset_after=True``. Given the outputs ``H`` that :func:`gru_forward` returned, it keeps
+    and keeps them all, written over the projections, with the states and (``reset_after=True``)
+    ``m_h^h``: (time, batch, 5H) numbers. Given the outputs ``H`` that :func:`gru_forward` returned, it keeps
     no gates: it recomputes them a block of steps at a time as it walks back (the same
     arithmetic as the forward pass, so the gradients are the same), and uses the caller's
     states without copying them (without a mask). At batch 256, 1000 steps, 64 inputs and 256
     units in float32 (``x`` and ``dH``: 0.35 GB), the peak memory of a process that keeps the
-    forward results and runs the backward pass drops from 2.7 GB to 0.74 GB (the backward
-    pass alone, without ``H``: 2.5 GB).
+    forward results and runs the backward pass drops from 1.95 GiB to 0.73 GiB (the backward
+    pass alone, without ``H``: 1.7 GiB).
 
     Args:
         x, W_x, W_h, b_x, b_h, h0, reset_after, go_backwards, mask: as for :func:`gru_forward`.

@@ -32,7 +32,9 @@ class _LSTMCell:
     """The LSTM cell for the shared loop. ``P_t = x_t @ W_x.T + b`` arrives precomputed.
 
     Buffers, time-major: ``A`` (time, batch, 4H) holds ``P_t`` and is overwritten with the gate
-    values ``[i, f, c~, o]``; ``H`` and ``C`` hold the states, ``TC`` holds ``tanh(c_t)``.
+    values ``[i, f, c~, o]``; ``H`` and ``C`` hold the states. ``tanh(c_t)`` is not kept: the
+    backward pass forms it again (:meth:`recompute`) for one block of steps at a time, into
+    ``TC``, one cheap elementwise pass that spares a (time, batch, H) array.
 
     Built from states a forward pass returned (``given = (H, C, x1, W_xb)``, time-major), the
     cell keeps no gates: :meth:`recompute` fills ``A`` and ``TC`` for one block of steps at a
@@ -53,7 +55,9 @@ class _LSTMCell:
         self.gate_scale = _gate_scale(hidden, dtype)
         self.gate_shift = self.gate_scale.copy()
         self.gate_shift[2 * hidden:3 * hidden] = 0.0
-        self.from_states, self.offset = given is not None, 0
+        # recomputes: run_backward calls recompute(start, stop) before each block of steps
+        self.from_states, self.recomputes, self.offset = given is not None, True, 0
+        self.TC = None                                       # one block's, see recompute
         if given is None:
             # keep: the gates of every step are kept for the backward pass; otherwise each
             # step's projections are worked on in a small reused buffer (see rec.run_forward).
@@ -61,10 +65,9 @@ class _LSTMCell:
             self.A = self.projections.all if keep else None
             self.H = np.empty((time, batch, hidden), dtype)
             self.C = np.empty((time, batch, hidden), dtype)
-            self.TC = np.empty((time, batch, hidden), dtype) if keep else None
         else:
             self.H, self.C, self.x1, self.W_xb = given
-            self.A = self.TC = None                          # one block's, see recompute
+            self.A = None                                    # one block's, see recompute
         zeros = np.zeros((batch, hidden), dtype)
         self.initial = (zeros if h0 is None else h0, zeros if c0 is None else c0)
         self.scratch = np.empty((batch, rows), dtype)
@@ -91,7 +94,7 @@ class _LSTMCell:
         self.gates(a, h_prev, self.scratch)
         i, f, cc, o = a[:, :n], a[:, n:2 * n], a[:, 2 * n:3 * n], a[:, 3 * n:]
         c, h = self.C[t], self.H[t]
-        tc = self.work if self.TC is None else self.TC[t]
+        tc = self.work
         np.multiply(f, c_prev, out=c)
         np.multiply(i, cc, out=tc)
         c += tc                                              # c_t = f c_{t-1} + i c~
@@ -100,16 +103,21 @@ class _LSTMCell:
         return (h, c)
 
     def recompute(self, start, stop):
-        """Gates and ``tanh(c_t)`` of steps ``[start, stop)`` from the given states, into
-        block buffers: one product for the inputs and one for ``h_{t-1}`` over the block."""
-        k, batch, rows = stop - start, self.x1.shape[1], self.W_hT.shape[1]
-        if self.A is None or len(self.A) < k:                # the first block is the largest
-            self.A = np.empty((k, batch, rows), self.W_hT.dtype)
-            self.R = np.empty_like(self.A)
+        """``tanh(c_t)`` of steps ``[start, stop)``, and, built from the given states, their
+        gates too: into block buffers, with one product for the inputs and one for ``h_{t-1}``
+        over the block. A cell that kept its gates only points ``A`` at the block's rows."""
+        k, batch, rows = stop - start, self.C.shape[1], self.W_hT.shape[1]
+        if self.TC is None or len(self.TC) < k:              # the first block is the largest
             self.TC = np.empty((k, batch, self.hidden), self.W_hT.dtype)
-        A = self.A[:k]
-        rec.matmul_into(self.x1[start:stop], self.W_xb, A)   # P_t of the block
-        self.gates(A, rec.previous(self.H, self.initial[0], start, stop), self.R[:k])
+            if self.from_states:
+                self.A = np.empty((k, batch, rows), self.W_hT.dtype)
+                self.R = np.empty_like(self.A)
+        if self.from_states:
+            A = self.A[:k]
+            rec.matmul_into(self.x1[start:stop], self.W_xb, A)   # P_t of the block
+            self.gates(A, rec.previous(self.H, self.initial[0], start, stop), self.R[:k])
+        else:
+            self.A = self.projections.all[start:stop]
         np.tanh(self.C[start:stop], out=self.TC[:k])
         self.offset = start
 
@@ -298,8 +306,8 @@ def lstm_backward(x, W_x, W_h, b, dH, h0=None, c0=None, go_backwards: bool = Fal
     its ``h_{t-1}``, the same arithmetic as the forward pass, so the gradients are the same),
     and uses the caller's states without copying them (without a mask). At batch 256, 1000
     steps, 64 inputs and 256 units in float32 (``x`` and ``dH``: 0.35 GB), the peak memory
-    of a process that keeps the forward results and runs the backward pass drops from 2.7 GB
-    to 1.0 GB (the backward pass alone, without ``H`` and ``C``: 2.2 GB).
+    of a process that keeps the forward results and runs the backward pass drops from 2.4 GiB
+    to 0.97 GiB (the backward pass alone, without ``H`` and ``C``: 1.9 GiB).
 
     Args:
         x, W_x, W_h, b, h0, c0, go_backwards, mask, input_dropout, recurrent_dropout: as for

@@ -5,7 +5,8 @@
     .venv/bin/python benchmarks/bench_rnn.py --layers lstm gru
     .venv/bin/python benchmarks/bench_rnn.py --quick          # fewer, shorter repetitions
     .venv/bin/python benchmarks/bench_rnn.py --repeat 15      # more repetitions per median
-    .venv/bin/python benchmarks/bench_rnn.py --keep-freed-memory   # see "Fresh memory" below
+    .venv/bin/python benchmarks/bench_rnn.py --cold           # see "Fresh memory" below
+    .venv/bin/python benchmarks/bench_rnn.py --keep-freed-memory
 
 For each layer and shape (batch, time, input -> hidden), float32, the script builds one Keras
 layer (``SimpleRNN``, ``LSTM`` or ``GRU`` with its default ``reset_after=True``, all with
@@ -23,26 +24,35 @@ Before timing a shape, the outputs are compared once (``assert_allclose``, atol 
 table compares computations that give the same numbers. The contenders of one comparison are
 timed *interleaved*: each repetition times rnnbook and the compiled layer once each, in turn,
 so that a change of machine load during the run affects both alike (the eager layer is timed on
-its own, after them: its worker threads stay busy after each call and slow whatever follows). Every timing is the median, over
-``--repeat`` repetitions, of the mean time of a loop of calls sized to take about
-``--min-time`` seconds (``timeit``'s method), after warm-up calls. The ratio column is
+its own, after them: its worker threads stay busy after each call and slow whatever follows).
+Every timing is the median, over ``--repeat`` repetitions, of the mean time of a loop of calls
+sized to take about ``--min-time`` seconds (``timeit``'s method), after warm-up calls; each
+repetition starts with one untimed call (see "Fresh memory" below). The ratio column is
 ``Keras time / rnnbook time``: above 1 means rnnbook is faster.
 
 Keras runs as a reader gets it by default: oneDNN stays on (``rnnbook.setup`` is *not* called,
 since it turns oneDNN off for bit-identical notebooks); only TensorFlow's log level is raised.
 
-Fresh memory. rnnbook's backward functions keep every step's gates in a few large arrays
-(about 200 MB per call at the (256, 100, 64 -> 256) shape), which the C library maps fresh from
-the operating system at each call and gives back afterwards; TensorFlow's loop allocates many
+Fresh memory, and the untimed call before each repetition. rnnbook's backward functions keep
+every step's gates and states in a few large arrays (at the (256, 100, 64 -> 256) shape about
+170 MB per LSTM call and 145 MB per GRU call), which the C library maps fresh from the
+operating system at each call and gives back afterwards; TensorFlow's loop allocates many
 small per-step tensors, which its allocator reuses without asking the system. How much the
-first touch of fresh memory costs depends on the machine. On the 2-core virtual machine the
-book's numbers come from, freed memory is handed back to the host (virtio free page reporting),
-and touching it again costs about 0.7 ms per MB at best and 5 ms per MB at random moments: the
-rnnbook rows of a run then slow down by up to 3x, with spreads of 100-300%. The header's
-``fresh memory`` line measures this cost (first touch of a fresh 64 MB mapping, against a
-second touch), so a run says which machine it had. ``--keep-freed-memory`` asks glibc, through
-``mallopt``, to keep freed memory in the process (no ``mmap`` for large blocks, no trimming)
-for *both* contenders; it is off by default, and the header says which was used.
+first touch of fresh memory costs depends on the machine, and on some machines on how long
+ago it was freed. On the 2-core virtual machine the book's numbers come from, the kernel hands
+freed memory back to the host after a second or so (virtio free page reporting), and the host
+must provide it again at the next touch: allocating and filling 200 MB took 23 ms right after
+the same amount had been freed, up to 970 ms after a pause of 1 s and 970-1,470 ms after 3 s.
+A training loop calls the backward pass back to back and meets this once at most. A timer
+that pauses before each repetition (see ``measure``) would meet it at every repetition of a
+call long enough to fill one on its own, and only there: the small shapes time hundreds of
+calls per repetition. So each repetition first makes one untimed call, for every contender
+alike, and times the calls that follow it: all shapes are timed in the steady state of calls
+that follow calls. ``--cold`` leaves the untimed call out. The header's ``memory`` line
+measures the first touch of a fresh 64 MB mapping, against a second touch, so a run says
+which machine it had; ``--keep-freed-memory`` asks glibc, through ``mallopt``, to keep freed
+memory in the process (no ``mmap`` for large blocks, no trimming) for *both* contenders; it
+is off by default, and the header says which was used.
 """
 
 from __future__ import annotations

@@ -30,9 +30,12 @@ import numpy as np
 from ._checks import as_array, check_dim, check_rank, check_shape_matches
 
 #: The backward pass works through time in blocks of about this many bytes of gate gradients
-#: (well inside a core's L2 cache on current CPUs), so each block is still in cache when it is
-#: multiplied into the weight gradients. Any value gives the same result; only the speed changes.
-BLOCK_BYTES = 1 << 20
+#: and adds each block into the weight gradients with a few matrix products over all of its
+#: steps. Larger blocks make fewer, larger products, which BLAS runs faster: at the shape
+#: (256, 100, 64 -> 256), 8 MiB blocks made gru_backward about 12% and lstm_backward 3-6%
+#: faster than 1 MiB blocks did, with no change at small shapes. Only the speed changes, and
+#: the rounding of those sums over time (they are grouped differently).
+BLOCK_BYTES = 1 << 23
 
 #: The forward pass computes the input projections of this many bytes' worth of steps at a time
 #: when it need not keep them (no backward pass follows), so they are still in cache when the

@@ -391,15 +391,15 @@ def gru_backward(x, W_x, W_h, b_x, b_h, dH, h0=None, reset_after: bool = True,
     products) into ``h_{t-1}`` are multiplied by the same masks; the direct path
     ``g_t * z_t`` is not.
 
-    The backward pass needs every step's gates. Without ``H`` it runs the forward pass again
-    and keeps them all, written over the projections, with the states and (``reset_after=True``)
-    ``m_h^h``: (time, batch, 5H) numbers. Given the outputs ``H`` that :func:`gru_forward` returned, it keeps
-    no gates: it recomputes them a block of steps at a time as it walks back (the same
-    arithmetic as the forward pass, so the gradients are the same), and uses the caller's
-    states without copying them (without a mask). At batch 256, 1000 steps, 64 inputs and 256
-    units in float32 (``x`` and ``dH``: 0.35 GB), the peak memory of a process that keeps the
-    forward results and runs the backward pass drops from 1.95 GiB to 0.73 GiB (the backward
-    pass alone, without ``H``: 1.7 GiB).
+    The backward pass needs every step's gates. Without ``H`` it runs the forward pass again and
+    keeps them all, written over the projections, with the states and (``reset_after=True``)
+    ``m_h^h``: (time, batch, 5H) numbers. Given the outputs ``H`` that :func:`gru_forward`
+    returned, it keeps no gates: it recomputes them a block of steps at a time as it walks back
+    (the same arithmetic as the forward pass, so the gradients are the same), and uses the
+    caller's states without copying them (without a mask). At batch 256, 1000 steps, 64 inputs
+    and 256 units in float32 (``x`` and ``dH``: 0.35 GB), the peak memory of a process that
+    keeps the forward results and runs the backward pass drops from 1.95 GiB to 0.73 GiB (the
+    backward pass alone, without ``H``: 1.7 GiB).
 
     Args:
         x, W_x, W_h, b_x, b_h, h0, reset_after, go_backwards, mask: as for :func:`gru_forward`.

@@ -32,6 +32,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rnnbook.backends import XLA_FAST_COMPILE
 from rnnbook.notebook import TF_ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,9 +50,8 @@ SELECTION = " or ".join([
 ])
 MIN_TESTS = 70   # the selection collects 75 tests today; fewer means a rename dropped some
 # Compiling, not running, is what the child spends its time on (every test compiles new XLA
-# programs for tiny arrays); without LLVM's optimisations XLA compiles about a quarter faster.
-# The programs compute the same operations in the same order, so the comparisons hold as before.
-FAST_COMPILE = "--xla_backend_optimization_level=0"
+# programs for tiny arrays); XLA_FAST_COMPILE (no LLVM optimisations) compiles about a quarter
+# faster, and the programs compute the same operations in the same order.
 MAX_RSS_GB = 1.5  # every process of the test run stays below this (Binder gives 2 GB)
 # The child runs pytest and then prints its own peak resident memory.
 CHILD = """
@@ -65,7 +65,7 @@ sys.exit(code)
 
 def test_keras_parity_tests_pass_on_the_jax_backend():
     env = {**os.environ, **TF_ENVIRONMENT, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
-           "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE}".strip()}
+           "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {XLA_FAST_COMPILE}".strip()}
     command = [sys.executable, "-c", CHILD, "-q", "-p", "no:cacheprovider", "-p", "no:nbval",
                "-o", "addopts=", "-W", "ignore::DeprecationWarning", *FILES, "-k", SELECTION]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,

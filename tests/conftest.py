@@ -1,15 +1,20 @@
-"""Shared fixtures. TensorFlow's log settings must be in place before Keras is first imported."""
+"""Shared fixtures. TensorFlow's log settings must be in place before Keras is first imported.
+
+Keras itself is not imported here: the test modules import it. This file is also loaded by
+pytest-xdist's controlling process, which runs no test, and importing Keras (and with it
+TensorFlow) there would cost seconds of processor time before the workers even start.
+"""
 
 import ctypes
 import gc
 import os
 import socket
+import sys
 
 from rnnbook.notebook import TF_ENVIRONMENT, seed_keras
 
 os.environ.update(TF_ENVIRONMENT)
 
-import keras  # noqa: E402  (after the environment is set)
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -48,7 +53,8 @@ _jax_tests_since_clear = 0
 
 def pytest_runtest_teardown(item, nextitem):
     global _jax_tests_since_clear
-    if keras.backend.backend() != "jax":
+    keras = sys.modules.get("keras")         # imported by the tests, if any ran
+    if keras is None or keras.backend.backend() != "jax":
         return
     _jax_tests_since_clear += 1
     same_file = nextitem is not None and nextitem.path == item.path

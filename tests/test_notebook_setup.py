@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import keras   # imported before the tests, as in a chapter after setup(); some tests need it
 import numpy as np
 import pytest
 
@@ -42,8 +43,6 @@ def test_setup_then_keras_prints_nothing_to_stderr(tensorflow_child):
 def test_same_seed_gives_identical_keras_weights_in_a_fresh_process(tensorflow_child):
     """The child's first layer has the weights that this process, with its own history of
     random draws, gives the same layer after seeding Keras with the same seed."""
-    import keras
-
     assert tensorflow_child.returncode == 0, tensorflow_child.stderr
     keras.layers.Dense(2).build((None, 3))              # draws from every random source
     np.random.random(3)
@@ -151,7 +150,7 @@ def test_setup_rejects_bad_seed(seed):
 
 
 def test_setup_warns_when_tensorflow_came_first(monkeypatch):
-    import tensorflow  # noqa: F401  (conftest imported it already)
+    import tensorflow  # noqa: F401  (Keras, imported above, imported it already)
 
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
     with pytest.warns(UserWarning, match="after TensorFlow was imported"):

@@ -7,6 +7,10 @@ TensorFlow (forward and GradientTape) and, in one child process, on JAX together
 """
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -256,6 +260,9 @@ def test_linear_scan_backward_errors_name_the_argument():
         linear_scan_backward(a, a, a, method="loop")
 
 
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_scan.py"
+
+
 def load_bench():
     return load_script("benchmarks/bench_scan.py")
 
@@ -276,10 +283,14 @@ def test_stored_scan_timing_is_a_full_run_of_the_current_script():
 
 def test_scan_benchmark_quick_run(tmp_path):
     """The script's --quick smoke run: it checks the four contenders agree, then times them.
-    It runs in this process (JAX is already loaded with the script above): a separate one
-    would load TensorFlow and JAX again, seconds of processor time for a run of a second."""
+    It runs in a Python of its own, although that loads TensorFlow and JAX again: run in this
+    process it would start JAX's threads, and a later test on the same pytest-xdist worker
+    that forks (test_stored_files) then warns that the fork may deadlock."""
     out = tmp_path / "scan.json"
-    load_bench().main(["--quick", "--out", str(out)])
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, str(BENCH), "--quick", "--out", str(out)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["settings"]["quick"] is True
     assert len(result["records"]) == 2 * 2 * 4

@@ -91,6 +91,6 @@ def test_a_primed_repetition_times_a_call_that_follows_a_call_of_its_own():
     bench_rnn = _load("benchmarks/bench_rnn.py")
     calls = []
     result = bench_rnn.measure({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
-                           repeat=3, min_time=0.0, warmup=0, pause=0.0, prime=True)
+                               repeat=3, min_time=0.0, warmup=0, pause=0.0, prime=True)
     assert set(result) == {"a", "b"}
     assert calls[-12:] == ["a", "a", "b", "b"] * 3   # one untimed call, then the timed one
